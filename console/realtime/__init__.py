@@ -1,0 +1,1 @@
+"""The realtime contract: typed events, one publisher, and the WebSocket consumers."""

@@ -1,0 +1,174 @@
+"""Django settings, read from the environment (see README "Configuration").
+
+Every value comes through ``console.env.Env``, which raises ``ConfigError`` with one line
+naming the variable; ``manage.py`` prints that line alone and exits 2.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from console.env import ConfigError, Env, parse_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = Env.from_os()
+
+PRODUCTION = env.bool("CONSOLE_PRODUCTION", False)
+DEBUG = env.bool("CONSOLE_DEBUG", False)
+DATA_DIR = env.path("CONSOLE_DATA_DIR", BASE_DIR / "data")
+
+# Known placeholder keys that must never run a production console.
+_INSECURE_KEYS = {"", "change-me", "changeme", "secret", "dev"}
+
+
+def _secret_key() -> str:
+    explicit = env.optional("CONSOLE_SECRET_KEY")
+    if explicit is not None:
+        if PRODUCTION and (explicit in _INSECURE_KEYS or explicit.startswith("django-insecure")):
+            raise ConfigError("CONSOLE_SECRET_KEY is a placeholder; set a real secret in production")
+        return explicit
+    if PRODUCTION:
+        raise ConfigError("CONSOLE_SECRET_KEY must be set when CONSOLE_PRODUCTION=1")
+    key_file = DATA_DIR / "secret_key"
+    if key_file.is_file():
+        return key_file.read_text().strip()
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env.list("CONSOLE_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CONSOLE_CSRF_TRUSTED_ORIGINS", [])
+
+DATABASES = {
+    "default": parse_database_url(
+        env.str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'console.sqlite3'}")
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Celery workers, agents and the web process write concurrently: wait instead of
+    # failing with "database is locked", and let readers run beside the writer (WAL).
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": env.float("CONSOLE_SQLITE_TIMEOUT", 20.0, minimum=0.1),
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "channels",
+    "console",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "console.urls"
+ASGI_APPLICATION = "console.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "static"
+# Served from the source folders without collectstatic, so `manage.py up` needs no build step.
+WHITENOISE_USE_FINDERS = True
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "vLLM Console API",
+    "DESCRIPTION": "Register vLLM engines, put them to sleep, wake them, and read the history.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL]},
+    }
+}
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "control"
+# Longer than the longest job's hard time limit, so an unacknowledged job is not
+# redelivered to a second worker while the first is still running it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Engines: the console's view of vLLM.
+ENGINE_HTTP_TIMEOUT = env.float("CONSOLE_ENGINE_TIMEOUT", 10.0, minimum=0.1)
+SIM_GPU_DIR = env.path("CONSOLE_SIM_GPU_DIR", DATA_DIR / "simgpu")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("CONSOLE_LOG_LEVEL", "INFO").upper()},
+}
