@@ -98,7 +98,9 @@ def parse_database_url(url: str, *, setting: str = "DATABASE_URL") -> dict[str, 
     engine = _ENGINES.get(parts.scheme)
     if engine is None:
         known = ", ".join(sorted(_ENGINES))
-        raise ConfigError(f"{setting}={url!r}: unknown scheme {parts.scheme!r} (use one of {known})")
+        raise ConfigError(
+            f"{setting}={url!r}: unknown scheme {parts.scheme!r} (use one of {known})"
+        )
     if parts.scheme == "sqlite":
         # sqlite:///relative.db and sqlite:////abs/path.db, as dj-database-url reads them.
         name = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)

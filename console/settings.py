@@ -26,7 +26,9 @@ def _secret_key() -> str:
     explicit = env.optional("CONSOLE_SECRET_KEY")
     if explicit is not None:
         if PRODUCTION and (explicit in _INSECURE_KEYS or explicit.startswith("django-insecure")):
-            raise ConfigError("CONSOLE_SECRET_KEY is a placeholder; set a real secret in production")
+            raise ConfigError(
+                "CONSOLE_SECRET_KEY is a placeholder; set a real secret in production"
+            )
         return explicit
     if PRODUCTION:
         raise ConfigError("CONSOLE_SECRET_KEY must be set when CONSOLE_PRODUCTION=1")

@@ -4,10 +4,14 @@ Emulators in simulated mode publish the device memory they hold, per GPU index, 
 NVML's per-process list would show it; the GPU probe reads the same directory. Layout::
 
     <dir>/gpus.json          [{"index": 0, "uuid": ..., "name": ..., "total_bytes": ...}]
-    <dir>/procs/<pid>.json   {"pid": 123, "used_bytes": {"0": 123456789}}
+    <dir>/procs/<pid>.json   {"pid": 123, "used_bytes": {"0": 123456789},
+                              "host_pinned_bytes": 0}
     <dir>/.lock              flock'd around every check-and-publish
 
-A process's file is ignored once its pid is gone, so a killed emulator frees its memory
+``host_pinned_bytes`` is the pinned host RAM a simulated level-1 sleeper would hold for
+its weight backup (the emulator does not really allocate it in simulated mode), so the
+host probe and the host-RAM fit check can count it. A process's file is ignored once its
+pid is gone, so a killed emulator frees its memory
 exactly as the driver would free a killed process's memory.
 """
 
@@ -44,6 +48,7 @@ class SimProcess:
 
     pid: int
     used_bytes: dict[int, int]
+    host_pinned_bytes: int = 0
 
 
 def _pid_alive(pid: int) -> bool:
@@ -94,13 +99,12 @@ class SimGpuDir:
                 file.unlink(missing_ok=True)
                 continue
             used = {int(k): int(b) for k, b in raw["used_bytes"].items()}
-            found.append(SimProcess(pid=pid, used_bytes=used))
+            pinned = int(raw.get("host_pinned_bytes", 0))
+            found.append(SimProcess(pid=pid, used_bytes=used, host_pinned_bytes=pinned))
         return found
 
     def used_bytes(self, index: int, *, exclude_pid: int | None = None) -> int:
-        return sum(
-            p.used_bytes.get(index, 0) for p in self.processes() if p.pid != exclude_pid
-        )
+        return sum(p.used_bytes.get(index, 0) for p in self.processes() if p.pid != exclude_pid)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -112,7 +116,14 @@ class SimGpuDir:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def publish(self, pid: int, used_bytes: Mapping[int, int], *, check: bool = True) -> None:
+    def publish(
+        self,
+        pid: int,
+        used_bytes: Mapping[int, int],
+        *,
+        host_pinned_bytes: int = 0,
+        check: bool = True,
+    ) -> None:
         """Set what ``pid`` holds; with ``check``, refuse growth past a device's total.
 
         Shrinking never fails. The check and the write happen under one lock, so two
@@ -131,7 +142,11 @@ class SimGpuDir:
                             f"GPU {index}: {wanted / GIB:.2f} GiB wanted, "
                             f"{free / GIB:.2f} GiB free of {totals[index] / GIB:.2f} GiB"
                         )
-            payload = {"pid": pid, "used_bytes": {str(k): v for k, v in used_bytes.items()}}
+            payload = {
+                "pid": pid,
+                "used_bytes": {str(k): v for k, v in used_bytes.items()},
+                "host_pinned_bytes": host_pinned_bytes,
+            }
             _write_atomic(self._procs / f"{pid}.json", payload)
 
     def forget(self, pid: int) -> None:

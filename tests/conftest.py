@@ -14,13 +14,13 @@ EmulatorFactory = Callable[..., AbstractContextManager[EmulatorProcess]]
 
 
 @pytest.fixture
-def emulator_factory(tmp_path: Path) -> Iterator[EmulatorFactory]:
+def emulator_factory(tmp_path: Path) -> EmulatorFactory:
     """``with emulator_factory("--enable-sleep-mode", version="0.17.0") as emu: ...``"""
 
     def start(*args: str, **kwargs: object) -> AbstractContextManager[EmulatorProcess]:
         return run_emulator(tmp_path, *args, **kwargs)  # type: ignore[arg-type]
 
-    yield start
+    return start
 
 
 @pytest.fixture
