@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "console",
 ]
@@ -143,6 +144,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Register vLLM engines, put them to sleep, wake them, and read the history.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Served from the sidecar package, never a CDN: consoles run on air-gapped clusters.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 CHANNEL_LAYERS = {
