@@ -31,14 +31,14 @@ class Env:
     def from_os(cls) -> Env:
         return cls(os.environ)
 
-    def str(self, name: str, default: str) -> str:
+    def string(self, name: str, default: str) -> str:
         return self.values.get(name, default)
 
     def optional(self, name: str) -> str | None:
         value = self.values.get(name, "").strip()
         return value or None
 
-    def bool(self, name: str, default: bool) -> bool:
+    def boolean(self, name: str, default: bool) -> bool:
         raw = self.values.get(name)
         if raw is None:
             return default
@@ -49,7 +49,7 @@ class Env:
             return False
         raise ConfigError(f"{name}={raw!r} is not a boolean (use 1/0, true/false, yes/no, on/off)")
 
-    def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
+    def integer(self, name: str, default: int, *, minimum: int | None = None) -> int:
         raw = self.values.get(name)
         if raw is None or not raw.strip():
             return default
@@ -61,7 +61,7 @@ class Env:
             raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
         return value
 
-    def float(self, name: str, default: float, *, minimum: float | None = None) -> float:
+    def number(self, name: str, default: float, *, minimum: float | None = None) -> float:
         raw = self.values.get(name)
         if raw is None or not raw.strip():
             return default
@@ -73,7 +73,7 @@ class Env:
             raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
         return value
 
-    def list(self, name: str, default: list[str]) -> list[str]:
+    def strings(self, name: str, default: list[str]) -> list[str]:
         raw = self.values.get(name)
         if raw is None:
             return default
@@ -92,28 +92,37 @@ _ENGINES = {
 }
 
 
+def _redacted(url: str) -> str:
+    """The URL with its password replaced, so an error message never prints a secret."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
 def parse_database_url(url: str, *, setting: str = "DATABASE_URL") -> dict[str, Any]:
     """Turn ``sqlite:///path`` or ``postgres://user:pw@host:port/name?opt=v`` into DATABASES."""
     parts = urlsplit(url)
+    shown = _redacted(url)
     engine = _ENGINES.get(parts.scheme)
     if engine is None:
         known = ", ".join(sorted(_ENGINES))
         raise ConfigError(
-            f"{setting}={url!r}: unknown scheme {parts.scheme!r} (use one of {known})"
+            f"{setting}={shown!r}: unknown scheme {parts.scheme!r} (use one of {known})"
         )
     if parts.scheme == "sqlite":
         # sqlite:///relative.db and sqlite:////abs/path.db, as dj-database-url reads them.
         name = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
         if not name:
-            raise ConfigError(f"{setting}={url!r}: no database file (sqlite:////abs/path.db)")
+            raise ConfigError(f"{setting}={shown!r}: no database file (sqlite:////abs/path.db)")
         return {"ENGINE": engine, "NAME": name}
     name = unquote(parts.path.lstrip("/"))
     if not name:
-        raise ConfigError(f"{setting}={url!r}: no database name (postgres://user@host:5432/name)")
+        raise ConfigError(f"{setting}={shown!r}: no database name (postgres://user@host:5432/name)")
     try:
         port = parts.port
     except ValueError:
-        raise ConfigError(f"{setting}={url!r}: the port is not a number") from None
+        raise ConfigError(f"{setting}={shown!r}: the port is not a number") from None
     return {
         "ENGINE": engine,
         "NAME": name,

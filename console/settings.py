@@ -14,8 +14,8 @@ from console.env import ConfigError, Env, parse_database_url
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = Env.from_os()
 
-PRODUCTION = env.bool("CONSOLE_PRODUCTION", False)
-DEBUG = env.bool("CONSOLE_DEBUG", False)
+PRODUCTION = env.boolean("CONSOLE_PRODUCTION", False)
+DEBUG = env.boolean("CONSOLE_DEBUG", False)
 DATA_DIR = env.path("CONSOLE_DATA_DIR", BASE_DIR / "data")
 
 # Known placeholder keys that must never run a production console.
@@ -43,25 +43,34 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
-ALLOWED_HOSTS = env.list("CONSOLE_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env.list("CONSOLE_CSRF_TRUSTED_ORIGINS", [])
+ALLOWED_HOSTS = env.strings("CONSOLE_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.strings("CONSOLE_CSRF_TRUSTED_ORIGINS", [])
 
 DATABASES = {
     "default": parse_database_url(
-        env.str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'console.sqlite3'}")
+        env.string("DATABASE_URL", f"sqlite:///{DATA_DIR / 'console.sqlite3'}")
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Celery workers, agents and the web process write concurrently: wait instead of
     # failing with "database is locked", and let readers run beside the writer (WAL).
     DATABASES["default"]["OPTIONS"] = {
-        "timeout": env.float("CONSOLE_SQLITE_TIMEOUT", 20.0, minimum=0.1),
+        "timeout": env.number("CONSOLE_SQLITE_TIMEOUT", 20.0, minimum=0.1),
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = env.str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Unset REDIS_URL means "embedded": ``manage.py up`` starts a private redis-server on a unix
+# socket in the data dir (nothing listens on the network) and hands this URL to its children.
+EMBEDDED_REDIS = env.optional("REDIS_URL") is None
+EMBEDDED_REDIS_SOCKET = DATA_DIR / "redis" / "redis.sock"
+if EMBEDDED_REDIS and len(str(EMBEDDED_REDIS_SOCKET)) > 100:
+    raise ConfigError(
+        f"CONSOLE_DATA_DIR={DATA_DIR} is too long for the embedded Redis socket; "
+        "use a shorter data dir or set REDIS_URL"
+    )
+REDIS_URL = env.optional("REDIS_URL") or f"unix://{EMBEDDED_REDIS_SOCKET}"
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -157,7 +166,12 @@ CHANNEL_LAYERS = {
     }
 }
 
-CELERY_BROKER_URL = REDIS_URL
+# kombu spells a unix-socket Redis "redis+socket://"; redis-py (Channels) spells it "unix://".
+CELERY_BROKER_URL = (
+    "redis+socket://" + REDIS_URL.removeprefix("unix://")
+    if REDIS_URL.startswith("unix://")
+    else REDIS_URL
+)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -169,7 +183,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # Engines: the console's view of vLLM.
-ENGINE_HTTP_TIMEOUT = env.float("CONSOLE_ENGINE_TIMEOUT", 10.0, minimum=0.1)
+ENGINE_HTTP_TIMEOUT = env.number("CONSOLE_ENGINE_TIMEOUT", 10.0, minimum=0.1)
 SIM_GPU_DIR = env.path("CONSOLE_SIM_GPU_DIR", DATA_DIR / "simgpu")
 
 LOGGING = {
@@ -177,5 +191,5 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("CONSOLE_LOG_LEVEL", "INFO").upper()},
+    "root": {"handlers": ["console"], "level": env.string("CONSOLE_LOG_LEVEL", "INFO").upper()},
 }

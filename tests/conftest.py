@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -11,6 +12,23 @@ import pytest
 from tests.support.emulator import EmulatorProcess, run_emulator
 
 EmulatorFactory = Callable[..., AbstractContextManager[EmulatorProcess]]
+
+_DB_FIXTURES = {"db", "transactional_db", "django_db_setup", "live_server", "django_user_model"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With CONSOLE_TEST_DB_ONLY=1 (the PostgreSQL run), keep only tests that use the database."""
+    if os.environ.get("CONSOLE_TEST_DB_ONLY") != "1":
+        return
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        uses_db = item.get_closest_marker("django_db") is not None or bool(fixtures & _DB_FIXTURES)
+        (keep if uses_db else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""``manage.py up``: run the whole console on one machine as a small process tree."""

@@ -1,0 +1,120 @@
+"""A minimal process supervisor: start children, stop them all, notice one dying.
+
+Each child runs in its own session so that Ctrl-C in the terminal reaches only the
+supervisor, which then stops the children in reverse start order (SIGTERM to the child's
+process group, SIGKILL after a grace period). A child that exits on its own takes the
+whole console down: a half-running console (web up, no worker) is worse than none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Child:
+    """One supervised process and where its output goes (None: the terminal)."""
+
+    name: str
+    argv: Sequence[str]
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _log_file: IO[bytes] | None = field(default=None, repr=False)
+
+    def start(self, env: Mapping[str, str]) -> None:
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log_file = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            list(self.argv),
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT if self._log_file else None,
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, f"{self.name} was never started"
+        return self.process.pid
+
+    def exit_code(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def last_lines(self, count: int = 20) -> list[str]:
+        if self.log_path is None or not self.log_path.exists():
+            return []
+        return self.log_path.read_text(errors="replace").splitlines()[-count:]
+
+    def stop(self, grace: float) -> None:
+        if self.process is None or self.process.poll() is not None:
+            self._close_log()
+            return
+        _signal_group(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in %.0fs; killing it", self.name, grace)
+            _signal_group(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        # Grandchildren (a uvicorn reloader, celery pool processes) share the group.
+        _signal_group(self.process.pid, signal.SIGKILL)
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+class Supervisor:
+    """Children started in order, stopped in reverse order."""
+
+    def __init__(self, env: Mapping[str, str], grace: float = 15.0) -> None:
+        self.env = env
+        self.grace = grace
+        self.children: list[Child] = []
+        self._stop_requested = False
+
+    def start(self, child: Child) -> Child:
+        child.start(self.env)
+        self.children.append(child)
+        log.info("started %s (pid %d)", child.name, child.pid)
+        return child
+
+    def request_stop(self, signum: int, _frame: object) -> None:
+        self._stop_requested = True
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGINT, self.request_stop)
+        signal.signal(signal.SIGTERM, self.request_stop)
+
+    def wait(self, poll: float = 0.5) -> Child | None:
+        """Block until a stop is requested (None) or a child exits (that child)."""
+        while not self._stop_requested:
+            for child in self.children:
+                if child.exit_code() is not None:
+                    return child
+            time.sleep(poll)
+        return None
+
+    def stop_all(self) -> None:
+        for child in reversed(self.children):
+            child.stop(self.grace)

@@ -1,0 +1,133 @@
+"""What ``manage.py up`` runs, in order: database, Redis, web, worker, beat (and agent)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+
+from console.runner.redis import find_redis_server, redis_argv, wait_until_answering
+from console.runner.supervisor import Child, Supervisor
+
+log = logging.getLogger(__name__)
+
+
+class UpError(RuntimeError):
+    """The console cannot start; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    """The flags of ``manage.py up``."""
+
+    bind: str
+    port: int
+    demo: bool | None  # None: decide (demo when no GPU and no instance yet)
+
+
+def check_port_free(bind: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in bind else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((bind, port))
+        except OSError as error:
+            raise UpError(
+                f"cannot listen on {bind}:{port} ({error.strerror}); use --port"
+            ) from None
+
+
+def child_env() -> dict[str, str]:
+    """Every child reads the same settings: the resolved data dir and Redis URL."""
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "console.settings"
+    env["CONSOLE_DATA_DIR"] = str(settings.DATA_DIR)
+    env["REDIS_URL"] = settings.REDIS_URL
+    return env
+
+
+def python_module(*args: str) -> list[str]:
+    return [sys.executable, "-m", *args]
+
+
+def web_child(options: UpOptions) -> Child:
+    return Child(
+        "web",
+        python_module(
+            "uvicorn", "console.asgi:application", "--host", options.bind,
+            "--port", str(options.port), "--lifespan", "off", "--no-access-log",
+        ),
+    )  # fmt: skip
+
+
+def worker_child(logs: Path) -> Child:
+    # Threads: control jobs spend their time waiting on engines' HTTP answers, and a
+    # level-1 sleep of a large model can take a minute; processes would idle a core each.
+    return Child(
+        "worker",
+        python_module(
+            "celery", "-A", "console", "worker", "--queues", "control", "--pool", "threads",
+            "--concurrency", "8", "--hostname", "control@%h", "--without-gossip",
+            "--without-mingle", "--loglevel", "INFO",
+        ),
+        logs / "worker.log",
+    )  # fmt: skip
+
+
+def beat_child(logs: Path, data_dir: Path) -> Child:
+    return Child(
+        "beat",
+        python_module(
+            "celery", "-A", "console", "beat", "--loglevel", "INFO",
+            "--schedule", str(data_dir / "celerybeat-schedule"),
+        ),
+        logs / "beat.log",
+    )  # fmt: skip
+
+
+def prepare_database() -> None:
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("createadmin", username="admin", if_missing=True)
+
+
+def start_redis(supervisor: Supervisor, logs: Path) -> None:
+    socket_path: Path = settings.EMBEDDED_REDIS_SOCKET
+    socket_path.parent.mkdir(parents=True, exist_ok=True)
+    socket_path.unlink(missing_ok=True)  # left by a killed run; redis refuses to bind over it
+    supervisor.start(
+        Child("redis", redis_argv(find_redis_server(), socket_path), logs / "redis.log")
+    )
+    wait_until_answering(settings.REDIS_URL)
+
+
+def run(options: UpOptions) -> int:
+    """Start everything, wait for Ctrl-C/SIGTERM or a child's death, stop everything."""
+    data_dir: Path = settings.DATA_DIR
+    logs = data_dir / "logs"
+    check_port_free(options.bind, options.port)
+    prepare_database()
+    supervisor = Supervisor(child_env())
+    supervisor.install_signal_handlers()
+    try:
+        if settings.EMBEDDED_REDIS:
+            start_redis(supervisor, logs)
+        supervisor.start(web_child(options))
+        supervisor.start(worker_child(logs))
+        supervisor.start(beat_child(logs, data_dir))
+        host = f"[{options.bind}]" if ":" in options.bind else options.bind
+        print(f"vLLM Console is up at http://{host}:{options.port}/", flush=True)
+        print(f"data in {data_dir}, logs in {logs}; Ctrl-C stops everything", flush=True)
+        died = supervisor.wait()
+    finally:
+        supervisor.stop_all()
+    if died is None:
+        print("stopped", flush=True)
+        return 0
+    tail = "\n".join(died.last_lines())
+    print(f"{died.name} exited with code {died.exit_code()}; stopped the console\n{tail}")
+    return 1
