@@ -6,6 +6,7 @@ naming the variable; ``manage.py`` prints that line alone and exits 2.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -59,6 +60,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # A file, not Django's in-memory default: tests run real Celery workers and agents as
+    # subprocesses, which must see the test database (they get its path in DATABASE_URL).
+    # The pid keeps two test sessions sharing a data dir apart.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Unset REDIS_URL means "embedded": ``manage.py up`` starts a private redis-server on a unix
@@ -71,6 +76,9 @@ if EMBEDDED_REDIS and len(str(EMBEDDED_REDIS_SOCKET)) > 100:
         "use a shorter data dir or set REDIS_URL"
     )
 REDIS_URL = env.optional("REDIS_URL") or f"unix://{EMBEDDED_REDIS_SOCKET}"
+# Prefixes every key the console writes, so several consoles (or test runs) can share
+# one Redis without taking each other's jobs.
+REDIS_PREFIX = env.string("CONSOLE_REDIS_PREFIX", "")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -162,7 +170,7 @@ SPECTACULAR_SETTINGS = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_PREFIX}asgi"},
     }
 }
 
@@ -179,11 +187,23 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "control"
 # Longer than the longest job's hard time limit, so an unacknowledged job is not
 # redelivered to a second worker while the first is still running it.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "global_keyprefix": REDIS_PREFIX}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # Engines: the console's view of vLLM.
 ENGINE_HTTP_TIMEOUT = env.number("CONSOLE_ENGINE_TIMEOUT", 10.0, minimum=0.1)
+# How long a job waits for the agent to report the log lines and samples its action caused.
+CONSOLE_JOB_EVIDENCE_WAIT = env.number("CONSOLE_JOB_EVIDENCE_WAIT", 3.0, minimum=0.0)
+# Host RAM kept free when deciding whether a level-1 sleep's weight backup fits.
+CONSOLE_HOST_RAM_HEADROOM_GIB = env.number("CONSOLE_HOST_RAM_HEADROOM_GIB", 4.0, minimum=0.0)
+CONSOLE_RECONCILE_SECONDS = env.number("CONSOLE_RECONCILE_SECONDS", 5.0, minimum=0.5)
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-instances": {
+        "task": "console.tasks.reconcile_instances",
+        "schedule": CONSOLE_RECONCILE_SECONDS,
+        "options": {"queue": "control", "expires": CONSOLE_RECONCILE_SECONDS * 2},
+    },
+}
 SIM_GPU_DIR = env.path("CONSOLE_SIM_GPU_DIR", DATA_DIR / "simgpu")
 
 LOGGING = {

@@ -27,6 +27,9 @@ from pathlib import Path
 
 GIB = 1 << 30
 
+# Set for an emulator in simulated mode: the directory it publishes its memory to.
+SIM_GPU_DIR_ENV = "VLLM_CONSOLE_SIM_GPU_DIR"
+
 
 class SimOutOfMemoryError(RuntimeError):
     """An allocation would exceed a simulated GPU's total memory."""

@@ -6,14 +6,19 @@ import logging
 import os
 import socket
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
 
+from console.jobs.process import launcher
+from console.models import Instance, InstanceState
+from console.runner.demo import SIM_GPU_GIB, start_demo
 from console.runner.redis import find_redis_server, redis_argv, wait_until_answering
 from console.runner.supervisor import Child, Supervisor
+from engines.probes import NvmlProbe
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +95,30 @@ def beat_child(logs: Path, data_dir: Path) -> Child:
     )  # fmt: skip
 
 
+def agent_child(logs: Path, host: str, simulate: bool) -> Child:
+    sim = ["--sim-gpus", "1", "--sim-gpu-gib", str(SIM_GPU_GIB)] if simulate else []
+    return Child(
+        "agent", [sys.executable, "manage.py", "agent", "--host", host, *sim], logs / "agent.log"
+    )
+
+
+def has_nvidia_gpu() -> bool:
+    return bool(NvmlProbe().read())
+
+
+def local_host_name() -> str:
+    return socket.gethostname().split(".")[0] or "local"
+
+
+def stop_local_engines() -> None:
+    """Ctrl-C leaves nothing behind: the engines launched here stop with the console."""
+    for engine in launcher().find_running():
+        launcher().stop(engine.pid, grace=15)
+        Instance.objects.filter(pid=engine.pid).update(
+            state=InstanceState.STOPPED, pid=None, sleep_level=None, state_detail="console stopped"
+        )
+
+
 def prepare_database() -> None:
     call_command("migrate", interactive=False, verbosity=0)
     call_command("createadmin", username="admin", if_missing=True)
@@ -119,12 +148,19 @@ def run(options: UpOptions) -> int:
         supervisor.start(web_child(options))
         supervisor.start(worker_child(logs))
         supervisor.start(beat_child(logs, data_dir))
-        host = f"[{options.bind}]" if ":" in options.bind else options.bind
-        print(f"vLLM Console is up at http://{host}:{options.port}/", flush=True)
+        host = local_host_name()
+        gpu = has_nvidia_gpu()
+        supervisor.start(agent_child(logs, host, simulate=not gpu))
+        if options.demo or (options.demo is None and not gpu and not Instance.objects.exists()):
+            threading.Thread(target=start_demo, args=(host,), name="demo", daemon=True).start()
+            print("demo mode: launching two emulated engines on one simulated GPU", flush=True)
+        shown = f"[{options.bind}]" if ":" in options.bind else options.bind
+        print(f"vLLM Console is up at http://{shown}:{options.port}/", flush=True)
         print(f"data in {data_dir}, logs in {logs}; Ctrl-C stops everything", flush=True)
         died = supervisor.wait()
     finally:
         supervisor.stop_all()
+        stop_local_engines()
     if died is None:
         print("stopped", flush=True)
         return 0

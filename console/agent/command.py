@@ -1,0 +1,67 @@
+"""Start an agent: pick the GPU probe, register the host, run the loop and the host worker."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from console.agent.loop import AgentLoop, register
+from console.celery import app
+from engines.probes import GpuProbe, gpu_probe
+from engines.simgpu import GIB, SimGpu, SimGpuDir
+
+AGENT_VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class AgentOptions:
+    """The flags of ``manage.py agent``."""
+
+    host: str
+    sim_gpus: int
+    sim_gpu_gib: float
+    interval: float
+    concurrency: int
+
+
+def simulated_gpus(options: AgentOptions) -> Path | None:
+    """The sim GPU dir when asked for (``--sim-gpus``) or already declared, else None (NVML)."""
+    directory = SimGpuDir(settings.SIM_GPU_DIR)
+    if options.sim_gpus:
+        directory.create(
+            [
+                SimGpu(
+                    i,
+                    f"GPU-sim-{options.host}-{i}",
+                    "Simulated GPU",
+                    int(options.sim_gpu_gib * GIB),
+                )
+                for i in range(options.sim_gpus)
+            ]
+        )
+    return directory.path if directory.exists() else None
+
+
+def run_agent(options: AgentOptions) -> None:
+    sim_dir = simulated_gpus(options)
+    probe: GpuProbe = gpu_probe(sim_dir)
+    host = register(options.host, probe, AGENT_VERSION)
+    loop = AgentLoop(host, probe, sim_dir, options.interval)
+    threading.Thread(target=loop.run_forever, name="agent-loop", daemon=True).start()
+    try:
+        app.worker_main(
+            [
+                "worker",
+                "--queues", f"host.{options.host}",
+                "--pool", "threads",
+                "--concurrency", str(options.concurrency),
+                "--hostname", f"agent-{options.host}@%h",
+                "--without-gossip", "--without-mingle",
+                "--loglevel", "INFO",
+            ]
+        )  # fmt: skip
+    finally:
+        loop.stopped.set()

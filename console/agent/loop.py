@@ -1,0 +1,192 @@
+"""One agent tick: heartbeat, memory samples, engine log events, dead engines.
+
+Runs every second in a thread beside the agent's Celery worker (which takes the host's
+launch and stop jobs). Everything it learns goes to the database, the only truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import psutil
+from django.db import close_old_connections
+from django.utils import timezone
+
+from console.models import (
+    EngineEvent,
+    Gpu,
+    Host,
+    Instance,
+    InstanceState,
+    MemorySample,
+    Subject,
+    transition,
+)
+from engines.launcher.logfiles import last_lines
+from engines.logparser import EngineLogEvent, LogTail
+from engines.probes import GpuProbe, GpuReading, process_tree_rss, read_host
+
+log = logging.getLogger(__name__)
+
+State = InstanceState
+# States in which the engine's process should be alive.
+RUNNING_STATES = [State.AWAKE, State.SLEEPING, State.FALLING_ASLEEP, State.WAKING, State.UNKNOWN]
+
+
+def register(name: str, probe: GpuProbe, version: str) -> Host:
+    """Create or refresh the Host row and one Gpu row per device the probe sees."""
+    host, _ = Host.objects.update_or_create(
+        name=name, defaults={"last_heartbeat": timezone.now(), "agent_version": version}
+    )
+    for reading in probe.read():
+        Gpu.objects.update_or_create(
+            host=host,
+            index=reading.index,
+            defaults={
+                "uuid": reading.uuid,
+                "name": reading.name,
+                "total_bytes": reading.total_bytes,
+            },
+        )
+    return host
+
+
+@dataclass
+class AgentLoop:
+    """The periodic work of one host's agent."""
+
+    host: Host
+    probe: GpuProbe
+    sim_dir: Path | None
+    interval: float = 1.0
+    tails: dict[int, LogTail] = field(default_factory=dict)
+    stopped: threading.Event = field(default_factory=threading.Event)
+    # Logs found at start were read by the agent that ran before: skip what they hold.
+    primed: bool = False
+
+    def run_forever(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                self.tick()
+            except Exception:
+                # A database hiccup (SQLite busy, PostgreSQL restart) must not kill sampling.
+                log.exception("agent tick failed; retrying")
+            finally:
+                close_old_connections()
+
+    def tick(self) -> None:
+        now = timezone.now()
+        Host.objects.filter(pk=self.host.pk).update(last_heartbeat=now)
+        instances = list(Instance.objects.filter(host=self.host).prefetch_related("gpus"))
+        self.sample(now, self.probe.read(), instances)
+        for instance in instances:
+            self.follow_log(instance)
+            self.check_alive(instance)
+        self.primed = True
+
+    def sample(self, now: datetime, readings: list[GpuReading], instances: list[Instance]) -> None:
+        gpus = {gpu.index: gpu for gpu in Gpu.objects.filter(host=self.host)}
+        names = owners(instances)
+        rows = [
+            MemorySample(
+                at=now, subject=Subject.GPU, host=self.host, gpu=gpus[r.index],
+                used_bytes=r.used_bytes, total_bytes=r.total_bytes,
+                extra={"utilization_pct": r.utilization_pct, "processes": _by_instance(r, names)},
+            )
+            for r in readings if r.index in gpus
+        ]  # fmt: skip
+        ram = read_host()
+        rows.append(
+            MemorySample(
+                at=now, subject=Subject.HOST, host=self.host,
+                used_bytes=ram.total_bytes - ram.available_bytes, total_bytes=ram.total_bytes,
+                extra={"swap_used_bytes": ram.swap_used_bytes},
+            )
+        )  # fmt: skip
+        for instance in instances:
+            if instance.pid and alive(instance.pid):
+                rss = process_tree_rss(instance.pid, self.sim_dir)
+                rows.append(
+                    MemorySample(
+                        at=now, subject=Subject.INSTANCE, host=self.host,
+                        instance=instance, used_bytes=rss, total_bytes=ram.total_bytes,
+                    )
+                )  # fmt: skip
+        MemorySample.objects.bulk_create(rows)
+
+    def follow_log(self, instance: Instance) -> None:
+        if not instance.log_path:
+            return
+        tail = self.tails.get(instance.pk)
+        if tail is None or tail.path != Path(instance.log_path):
+            tail = self.tails[instance.pk] = LogTail(Path(instance.log_path))
+            if not self.primed:
+                tail.poll()
+        events = tail.poll()
+        if events:
+            EngineEvent.objects.bulk_create(_event_row(instance, event) for event in events)
+
+    def check_alive(self, instance: Instance) -> None:
+        """An engine the console launched whose process is gone: error, with its last lines."""
+        if not instance.pid or instance.state not in RUNNING_STATES:
+            return
+        if alive(instance.pid):
+            return
+        lines = last_lines(Path(instance.log_path), 40) if instance.log_path else []
+        detail = f"engine process {instance.pid} exited"
+        if transition(
+            instance.pk, {InstanceState(instance.state)}, State.ERROR, state_detail=detail, pid=None
+        ):
+            EngineEvent.objects.create(
+                instance=instance, kind="engine_died", message="\n".join([detail, *lines])
+            )
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie (an engine that died stays one until its parent reaps it)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def owners(instances: list[Instance]) -> dict[int, str]:
+    """pid -> instance name for every process of the engines launched here.
+
+    vLLM's GPU memory is held by its engine-core and worker processes, children of the
+    ``vllm serve`` process the launcher started, so the whole tree counts.
+    """
+    names: dict[int, str] = {}
+    for instance in instances:
+        if not instance.pid:
+            continue
+        names[instance.pid] = instance.name
+        try:
+            children = psutil.Process(instance.pid).children(recursive=True)
+        except psutil.Error:
+            continue
+        names.update((child.pid, instance.name) for child in children)
+    return names
+
+
+def _by_instance(reading: GpuReading, names: dict[int, str]) -> dict[str, int]:
+    """Per-process GPU memory attributed to the instances launched here."""
+    attributed: dict[str, int] = {}
+    for process in reading.processes:
+        owner = names.get(process.pid, "other")
+        attributed[owner] = attributed.get(owner, 0) + (process.used_bytes or 0)
+    return attributed
+
+
+def _event_row(instance: Instance, event: EngineLogEvent) -> EngineEvent:
+    return EngineEvent(
+        instance=instance,
+        kind=str(event.event),
+        at=timezone.now(),
+        data=event.to_json_dict(),
+        message=event.line[:2000],
+    )

@@ -1,0 +1,176 @@
+"""Operating instances: ``POST /api/instances/<id>/{sleep,wake,switch,launch,stop}/``.
+
+Each request becomes a Job (HTTP 202 with the job). An instance with a job already queued
+or running answers 409 with that job's id, unless the body asks to ``queue`` behind it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from console import audit
+from console.api.base import ConsoleAPIView, _outcome
+from console.api.serializers import JobSerializer
+from console.jobs.service import JobConflictError, JobRefusedError, JobRequest, request_job
+from console.models import Instance, JobKind
+from console.roles import Action
+
+
+class QueueSerializer(serializers.Serializer[dict[str, Any]]):
+    queue = serializers.BooleanField(
+        default=False, help_text="Queue behind the instance's active job instead of a 409."
+    )
+
+
+class SleepSerializer(QueueSerializer):
+    level = serializers.ChoiceField(
+        choices=[1, 2], default=1, help_text="1: weights to host RAM; 2: weights dropped."
+    )
+
+
+class WakeSerializer(QueueSerializer):
+    tags = serializers.ListField(
+        child=serializers.ChoiceField(choices=["weights", "kv_cache"]),
+        required=False,
+        allow_empty=False,
+        help_text="Wake only these (vLLM 0.8.5+); all when absent.",
+    )
+
+
+class SwitchSerializer(QueueSerializer):
+    level = serializers.ChoiceField(
+        choices=[1, 2], required=False, help_text="Sleep level for the instances put aside."
+    )
+    sleep = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        help_text="Instances to put to sleep even if this one fits beside them.",
+    )
+
+
+class ConflictSerializer(serializers.Serializer[dict[str, Any]]):
+    detail = serializers.CharField()
+    job = serializers.IntegerField(required=False)
+
+
+class InstanceActionView(ConsoleAPIView):
+    """Base: validate the body, ask for the job, answer 202, 409 or 400."""
+
+    kind: ClassVar[JobKind]
+    body: ClassVar[type[QueueSerializer]] = QueueSerializer
+    pagination_class = None
+    audit_type = "instance"
+
+    def post(self, request: Request, pk: int) -> Response:
+        instance = get_object_or_404(Instance, pk=pk)
+        self.audit_target = instance
+        body = self.body(data=request.data)
+        body.is_valid(raise_exception=True)
+        params = {k: v for k, v in body.validated_data.items() if k != "queue"}
+        user = request.user if request.user.is_authenticated else None
+        try:
+            job = request_job(
+                JobRequest(
+                    instance.pk, self.kind, params, getattr(user, "pk", None),
+                    audit.remote_addr(request) or None, body.validated_data["queue"],
+                )
+            )  # fmt: skip
+        except JobConflictError as conflict:
+            return Response(
+                {"detail": str(conflict), "job": conflict.job_id}, status.HTTP_409_CONFLICT
+            )
+        except JobRefusedError as refusal:
+            return Response({"detail": str(refusal)}, status.HTTP_409_CONFLICT)
+        return Response(
+            JobSerializer(job, context={"request": request}).data, status.HTTP_202_ACCEPTED
+        )
+
+    def audit(self, request: Request, response: Response) -> None:
+        audit.record(
+            request,
+            f"job.{self.kind}",
+            _outcome(response.status_code),
+            target=self.audit_target,
+            target_type="instance",
+            target_id=str(self.kwargs.get("pk", "")),
+            detail={"status": response.status_code, "job": (response.data or {}).get("id")},
+        )
+
+
+RESPONSES = {
+    202: JobSerializer,
+    409: OpenApiResponse(ConflictSerializer, "An active job, or the instance's state forbids it."),
+}
+
+
+class SleepView(InstanceActionView):
+    """Put the instance to sleep (level 1 or 2)."""
+
+    kind = JobKind.SLEEP
+    write_action = Action.SLEEP
+    body = SleepSerializer
+
+    @extend_schema(request=SleepSerializer, responses=RESPONSES)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+
+class WakeView(InstanceActionView):
+    """Wake the instance (all of it, or some tags); level 2 reloads the weights."""
+
+    kind = JobKind.WAKE
+    write_action = Action.WAKE
+    body = WakeSerializer
+
+    @extend_schema(request=WakeSerializer, responses=RESPONSES)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+
+class SwitchView(InstanceActionView):
+    """Make the instance awake, putting to sleep the instances in its way on its GPUs."""
+
+    kind = JobKind.SWITCH
+    write_action = Action.SWITCH
+    body = SwitchSerializer
+
+    @extend_schema(request=SwitchSerializer, responses=RESPONSES)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+
+class LaunchView(InstanceActionView):
+    """Start the instance's engine on its host (by the host's agent)."""
+
+    kind = JobKind.LAUNCH
+    write_action = Action.LAUNCH
+
+    @extend_schema(request=QueueSerializer, responses=RESPONSES)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+
+class StopView(InstanceActionView):
+    """Stop an engine the console launched (SIGTERM, then SIGKILL)."""
+
+    kind = JobKind.STOP
+    write_action = Action.STOP
+
+    @extend_schema(request=QueueSerializer, responses=RESPONSES)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+
+ACTION_VIEWS = {
+    "sleep": SleepView,
+    "wake": WakeView,
+    "switch": SwitchView,
+    "launch": LaunchView,
+    "stop": StopView,
+}

@@ -1,0 +1,73 @@
+"""The figures fit checks need, read from the rows and the newest samples."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from console.jobs.fit import GIB, GpuMemory
+from console.models import Gpu, Instance, InstanceState, Job, MemorySample, Resolution
+
+State = InstanceState
+
+
+def weights_bytes(instance: Instance) -> int:
+    """Expected weight size, else what its last level-1 sleep backed up, else 0 (unknown)."""
+    if instance.expected_weights_gib:
+        return int(instance.expected_weights_gib * GIB)
+    last = (
+        Job.objects.filter(instance=instance, backed_up_gib__isnull=False)
+        .order_by("-finished_at")
+        .values_list("backed_up_gib", flat=True)
+        .first()
+    )
+    return int((last or 0.0) * GIB)
+
+
+def need_per_gpu_bytes(instance: Instance) -> int:
+    """Weights + KV cache, split evenly over the instance's GPUs (tensor parallel)."""
+    total = weights_bytes(instance)
+    if instance.expected_kv_cache_gib:
+        total += int(instance.expected_kv_cache_gib * GIB)
+    else:
+        last_freed = (
+            Job.objects.filter(instance=instance, freed_gib__isnull=False)
+            .order_by("-finished_at")
+            .values_list("freed_gib", flat=True)
+            .first()
+        )
+        total = max(total, int((last_freed or 0.0) * GIB))
+    return total // max(1, instance.gpus.count())
+
+
+def newest_sample(**subject: object) -> MemorySample | None:
+    return MemorySample.objects.filter(resolution=Resolution.RAW, **subject).order_by("-at").first()
+
+
+def gpu_memory(instance: Instance) -> list[GpuMemory]:
+    """The instance's GPUs now, minus what other wakes and launches in flight will take."""
+    readings = []
+    for gpu in instance.gpus.all():
+        sample = newest_sample(gpu=gpu)
+        if sample is None:
+            continue
+        readings.append(
+            GpuMemory(gpu.index, gpu.total_bytes, sample.used_bytes, _reserved_on(gpu, instance))
+        )
+    return readings
+
+
+def _reserved_on(gpu: Gpu, excluding: Instance) -> int:
+    in_flight = Instance.objects.filter(gpus=gpu, state__in=[State.WAKING, State.STARTING])
+    return sum(need_per_gpu_bytes(other) for other in in_flight.exclude(pk=excluding.pk))
+
+
+def host_ram_figures(instance: Instance) -> tuple[int, int, int, int]:
+    """(weights to back up, host RAM available, promised to other sleeps, headroom)."""
+    headroom = int(settings.CONSOLE_HOST_RAM_HEADROOM_GIB * GIB)
+    sample = newest_sample(host=instance.host, gpu=None, instance=None) if instance.host else None
+    if sample is None:
+        return 0, 0, 0, 0  # no agent has reported this host: nothing to check against
+    available = (sample.total_bytes or 0) - sample.used_bytes
+    others = Instance.objects.filter(host=instance.host, state=State.FALLING_ASLEEP)
+    reserved = sum(weights_bytes(other) for other in others.exclude(pk=instance.pk))
+    return weights_bytes(instance), available, reserved, headroom

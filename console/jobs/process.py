@@ -1,0 +1,103 @@
+"""Launch and stop: run on the instance's GPU host (queue ``host.<name>``), by its agent."""
+
+from __future__ import annotations
+
+import functools
+import shlex
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.utils import timezone
+
+from console.jobs.outcome import JobOutcome
+from console.jobs.service import JobRefusedError
+from console.jobs.sleepwake import move
+from console.models import Instance, InstanceState, Job, transition
+from engines.launcher import EngineAlreadyRunningError, Launcher, LaunchError, LaunchSpec
+from engines.simgpu import SIM_GPU_DIR_ENV
+
+State = InstanceState
+LAUNCH_READY_TIMEOUT = 1500.0
+
+
+def run_dir() -> Path:
+    return Path(settings.DATA_DIR) / "engines"
+
+
+@functools.cache
+def launcher() -> Launcher:
+    """One per process: it keeps the engines it started as children, to reap them."""
+    return Launcher(run_dir())
+
+
+def executable(text: str) -> tuple[str, ...]:
+    """The command template's program; a bare ``python`` means this interpreter."""
+    words = tuple(shlex.split(text or "vllm"))
+    if words and words[0] in {"python", "python3"}:
+        return (sys.executable, *words[1:])
+    return words
+
+
+def launch_spec(instance: Instance) -> LaunchSpec:
+    address = urlsplit(instance.base_url)
+    if address.port is None:
+        raise JobRefusedError(f"{instance.name}: base URL {instance.base_url} names no port")
+    env = dict(instance.launch_env or {})
+    if (settings.SIM_GPU_DIR / "gpus.json").exists():
+        env.setdefault(SIM_GPU_DIR_ENV, str(settings.SIM_GPU_DIR))
+    try:
+        return LaunchSpec(
+            executable=executable(instance.launch_executable),
+            model=instance.launch_model or instance.served_model_name,
+            host=address.hostname or "127.0.0.1",
+            port=address.port,
+            served_model_name=instance.served_model_name or None,
+            gpu_ids=tuple(instance.gpus.order_by("index").values_list("index", flat=True)) or (0,),
+            gpu_memory_utilization=instance.gpu_memory_utilization,
+            extra_args=tuple(instance.launch_args or ()),
+            env=env,
+            name=instance.name,
+        )
+    except ValueError as error:
+        raise JobRefusedError(f"{instance.name}: {error}") from None
+
+
+def launch(job: Job, outcome: JobOutcome) -> None:
+    instance = job.instance
+    spec = launch_spec(instance)
+    move(instance, {State.STOPPED, State.ERROR, State.UNKNOWN}, State.STARTING, state_detail="")
+    try:
+        engine = launcher().start(spec)
+        Instance.objects.filter(pk=instance.pk).update(
+            pid=engine.pid, log_path=str(engine.log_path)
+        )
+        ready = launcher().wait_ready(engine, timeout=LAUNCH_READY_TIMEOUT)
+    except (LaunchError, EngineAlreadyRunningError, ValueError) as error:
+        outcome.log_excerpt = "\n".join(getattr(error, "last_lines", []))[-4000:]
+        summary = str(error).splitlines()[0]
+        transition(instance.pk, {State.STARTING}, State.ERROR, state_detail=summary)
+        if isinstance(error, LaunchError):
+            raise
+        raise JobRefusedError(summary) from None
+    move(instance, {State.STARTING}, State.AWAKE, sleep_level=None, last_seen=timezone.now())
+    outcome.engine_seconds = ready.model_load_seconds
+    outcome.add_step(
+        "launch",
+        instance.name,
+        seconds_to_ready=round(ready.seconds_to_ready, 3),
+        model_loaded_gib=ready.model_loaded_gib,
+        kv_cache_tokens=ready.kv_cache_tokens,
+    )
+
+
+def stop(job: Job, outcome: JobOutcome) -> None:
+    instance = job.instance
+    if not instance.pid:
+        raise JobRefusedError(f"{instance.name} was not launched by the console: nothing to stop")
+    stoppable = {State.AWAKE, State.SLEEPING, State.ERROR, State.UNKNOWN}
+    move(instance, stoppable, State.STOPPING)
+    exit_code = launcher().stop(instance.pid, grace=30)
+    move(instance, {State.STOPPING}, State.STOPPED, pid=None, sleep_level=None, state_detail="")
+    outcome.add_step("stop", instance.name, exit_code=exit_code)

@@ -1,0 +1,126 @@
+"""The reconcile loop: the engine is the truth about itself; correct the rows that disagree.
+
+Every few seconds (a beat task) each instance that should be running is asked for
+``/health`` and its sleep state. The sleep state comes from the ``vllm:engine_sleep_state``
+metric where the version has it (0.11.1+), because polling ``/is_sleeping`` writes an INFO
+line to the engine's log on every call in 0.8-0.17. Instances with a job in progress are
+left to their job; jobs stuck in ``running`` past their time limit are failed here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
+
+from console.jobs.engine import engine_client
+from console.models import EngineEvent, Instance, InstanceState, Job, JobState, transition
+from engines.errors import EngineError, UnsupportedByVersion
+from engines.metrics import SleepState
+from engines.versions import features
+
+log = logging.getLogger(__name__)
+
+State = InstanceState
+WATCHED = [State.AWAKE, State.SLEEPING, State.ERROR, State.UNKNOWN]
+TRANSIENT = [State.FALLING_ASLEEP, State.WAKING, State.STARTING, State.STOPPING]
+LEVEL_OF = {SleepState.WEIGHTS_OFFLOADED: 1, SleepState.DISCARD_ALL: 2}
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the engine said: awake or asleep (and at which level, when it tells)."""
+
+    asleep: bool
+    level: int | None
+    version: str
+
+
+def observe(instance: Instance) -> Observed:
+    client = engine_client(instance)
+    try:
+        client.health()
+        version = client.version()
+        if features(version).has_sleep_state_metric:
+            state = client.metrics().sleep_state
+            if state is not None:
+                return Observed(state != SleepState.AWAKE, LEVEL_OF.get(state), str(version))
+        return Observed(client.is_sleeping(), None, str(version))
+    finally:
+        client.close()
+
+
+def reconcile_instance(instance: Instance) -> str | None:
+    """Correct one instance; returns what changed (for the log), or None."""
+    try:
+        seen = observe(instance)
+    except UnsupportedByVersion:
+        return None  # 0.7.x has no /is_sleeping: nothing to compare with
+    except EngineError as error:
+        return _unreachable(instance, error)
+    Instance.objects.filter(pk=instance.pk).update(
+        last_seen=timezone.now(), vllm_version=seen.version
+    )
+    observed = State.SLEEPING if seen.asleep else State.AWAKE
+    if instance.state == observed and (
+        not seen.asleep or seen.level in (None, instance.sleep_level)
+    ):
+        return None
+    # An unknown level is taken as 2: its wake reloads the weights, which is always correct.
+    level = (seen.level or instance.sleep_level or 2) if seen.asleep else None
+    fields = {"sleep_level": level} if level else {}
+    if not transition(
+        instance.pk, {InstanceState(instance.state)}, observed, state_detail="", **fields
+    ):
+        return None
+    message = f"console had {instance.state}, engine reports {observed}" + (
+        f" (level {level})" if level else ""
+    )
+    EngineEvent.objects.create(instance=instance, kind="state_corrected", message=message)
+    return message
+
+
+def _unreachable(instance: Instance, error: EngineError) -> str | None:
+    if instance.state == State.ERROR:
+        return None
+    detail = f"engine not answering: {error}"
+    if not transition(
+        instance.pk, {InstanceState(instance.state)}, State.ERROR, state_detail=detail
+    ):
+        return None
+    EngineEvent.objects.create(instance=instance, kind="engine_unreachable", message=detail)
+    return detail
+
+
+def doubt_instance(instance_id: int, why: str) -> None:
+    """An action may have been half done: mark the row unknown so the loop reads the truth."""
+    transition(instance_id, set(TRANSIENT), State.UNKNOWN, state_detail=why)
+
+
+def fail_stuck_jobs(limits: dict[str, int]) -> int:
+    """Jobs still ``running`` well past their hard limit lost their worker: fail them."""
+    now = timezone.now()
+    failed = 0
+    for kind, seconds in limits.items():
+        stuck = Job.objects.filter(
+            kind=kind, state=JobState.RUNNING, started_at__lt=now - timedelta(seconds=seconds + 60)
+        )
+        for job_id, instance_id in stuck.values_list("pk", "instance_id"):
+            failed += Job.objects.filter(pk=job_id, state=JobState.RUNNING).update(
+                state=JobState.FAILED, finished_at=now, error="the job exceeded its time limit"
+            )
+            doubt_instance(instance_id, "a job exceeded its time limit")
+    return failed
+
+
+def reconcile_all() -> list[str]:
+    busy = Job.objects.filter(state__in=[JobState.QUEUED, JobState.RUNNING]).values("instance_id")
+    changes = []
+    for instance in Instance.objects.filter(state__in=WATCHED).exclude(pk__in=busy):
+        change = reconcile_instance(instance)
+        if change:
+            log.info("reconcile %s: %s", instance.name, change)
+            changes.append(f"{instance.name}: {change}")
+    return changes

@@ -1,0 +1,114 @@
+"""Running a job: claim it, run its kind's function, record the outcome, dispatch the next.
+
+``claim`` is the only way a job starts: a conditional ``queued → running`` update. A
+message delivered twice (a duplicate dispatch) finds the job no longer queued and does
+nothing; a message redelivered because the worker running it died (same Celery task id)
+marks the job failed instead of sending the engine the same action a second time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.utils import timezone
+
+from console.jobs import process, sleepwake, switch
+from console.jobs.outcome import JobOutcome
+from console.jobs.reconcile import doubt_instance
+from console.jobs.service import JobRefusedError, dispatch_next
+from console.models import Job, JobKind, JobState, transition_job
+from engines.errors import EngineError
+from engines.launcher import LaunchError
+
+log = logging.getLogger(__name__)
+
+Executor = Callable[[Job, JobOutcome], None]
+
+# Hard limits per kind, in seconds: a level-1 sleep of a 75 GiB model takes ~45 s the first
+# time on an H100, a cold launch with torch.compile several minutes.
+TIME_LIMITS: dict[str, int] = {
+    JobKind.SLEEP: 900,
+    JobKind.WAKE: 900,
+    JobKind.SWITCH: 1800,
+    JobKind.LAUNCH: 1800,
+    JobKind.STOP: 180,
+}
+EXPECTED_FAILURES = (EngineError, JobRefusedError, LaunchError, SoftTimeLimitExceeded)
+
+
+def run_sleep(job: Job, outcome: JobOutcome) -> None:
+    sleepwake.sleep_instance(job.instance, int(job.params.get("level", 1)), outcome)
+
+
+def run_wake(job: Job, outcome: JobOutcome) -> None:
+    sleepwake.wake_instance(job.instance, job.params.get("tags"), outcome)
+
+
+EXECUTORS: dict[str, Executor] = {
+    JobKind.SLEEP: run_sleep,
+    JobKind.WAKE: run_wake,
+    JobKind.SWITCH: switch.activate,
+    JobKind.LAUNCH: process.launch,
+    JobKind.STOP: process.stop,
+}
+
+
+def claim(job_id: int, task_id: str) -> Job | None:
+    """Move the job to running, or say why not (None) and deal with a lost run."""
+    # False also when another job of the instance runs: this one is dispatched after it.
+    if transition_job(job_id, {JobState.QUEUED}, JobState.RUNNING, celery_task_id=task_id):
+        return Job.objects.select_related("instance", "instance__host").get(pk=job_id)
+    stale = Job.objects.filter(pk=job_id, state=JobState.RUNNING, celery_task_id=task_id)
+    if stale.update(
+        state=JobState.FAILED,
+        finished_at=timezone.now(),
+        error="the worker running this job was lost; the instance's state is being re-read",
+    ):
+        interrupted = Job.objects.get(pk=job_id)
+        doubt_instance(interrupted.instance_id, "a job was interrupted")
+        dispatch_next(interrupted.instance_id)
+    return None
+
+
+def run(job_id: int, task_id: str) -> None:
+    job = claim(job_id, task_id)
+    if job is None:
+        return
+    outcome = JobOutcome()
+    started = time.monotonic()
+    state, error = JobState.SUCCEEDED, ""
+    try:
+        EXECUTORS[job.kind](job, outcome)
+    except EXPECTED_FAILURES as failure:
+        state, error = JobState.FAILED, describe(failure)
+        if isinstance(failure, SoftTimeLimitExceeded):
+            doubt_instance(job.instance_id, "a job ran past its time limit")
+    except Exception as failure:
+        log.exception("job %s failed unexpectedly", job_id)
+        state, error = JobState.FAILED, f"internal error: {type(failure).__name__}: {failure}"
+        doubt_instance(job.instance_id, "a job failed unexpectedly")
+    finally:
+        finish(job, state, error, outcome, time.monotonic() - started)
+        dispatch_next(job.instance_id)
+
+
+def describe(failure: BaseException) -> str:
+    if isinstance(failure, SoftTimeLimitExceeded):
+        return "the job ran past its time limit"
+    if isinstance(failure, LaunchError):
+        return str(failure).splitlines()[0]
+    return str(failure)
+
+
+def finish(job: Job, state: JobState, error: str, outcome: JobOutcome, wall_seconds: float) -> None:
+    transition_job(
+        job.pk,
+        {JobState.RUNNING},
+        state,
+        wall_seconds=round(wall_seconds, 3),
+        error=error,
+        **outcome.fields(),
+    )

@@ -1,0 +1,121 @@
+"""Asking for a job: one active job per instance, enqueued after the row is committed.
+
+A second request for an instance that already has a queued or running job is refused
+with the id of that job (HTTP 409), unless the caller asks to wait behind it; then it is
+queued and dispatched when the job ahead finishes. Never both run: the runner moves a job
+to ``running`` with a conditional update guarded by a partial unique index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from console.models import Instance, InstanceState, Job, JobKind, JobState
+
+
+class JobConflictError(Exception):
+    """The instance already has an active job; ``job_id`` names it."""
+
+    def __init__(self, instance: Instance, job: Job) -> None:
+        super().__init__(
+            f"{instance.name} already has a {job.kind} job ({job.state}, id {job.pk}); "
+            "wait for it or ask to queue behind it"
+        )
+        self.job_id = job.pk
+
+
+class JobRefusedError(Exception):
+    """The job cannot run at all (wrong state, bad parameters); the message says why."""
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What a user asked for, and who and from where (for the job row and the audit)."""
+
+    instance_id: int
+    kind: str
+    params: dict[str, Any]
+    user_id: int | None = None
+    remote_addr: str | None = None
+    queue_behind: bool = False
+
+
+ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
+HOST_KINDS = {JobKind.LAUNCH, JobKind.STOP}
+
+
+# The states a job can start from; a job queued behind another is checked when it runs.
+STARTS_FROM: dict[str, set[str]] = {
+    JobKind.SLEEP: {InstanceState.AWAKE},
+    JobKind.WAKE: {InstanceState.SLEEPING},
+    JobKind.SWITCH: {InstanceState.AWAKE, InstanceState.SLEEPING},
+    JobKind.LAUNCH: {InstanceState.STOPPED, InstanceState.ERROR, InstanceState.UNKNOWN},
+    JobKind.STOP: {
+        InstanceState.AWAKE, InstanceState.SLEEPING, InstanceState.ERROR, InstanceState.UNKNOWN,
+    },
+}  # fmt: skip
+
+
+def check_state(instance: Instance, kind: str) -> None:
+    """Refuse at once what cannot run, rather than queue a job that will fail."""
+    allowed = STARTS_FROM[kind]
+    if instance.state not in allowed:
+        wanted = " or ".join(sorted(allowed))
+        raise JobRefusedError(f"{instance.name} is {instance.state}: {kind} needs it {wanted}")
+    if kind == JobKind.STOP and not instance.pid:
+        raise JobRefusedError(f"{instance.name} was not launched by the console: nothing to stop")
+
+
+def queue_for(job: Job) -> str:
+    """Launch and stop run on the instance's GPU host; the rest are HTTP calls from control."""
+    if job.kind in HOST_KINDS:
+        host = job.instance.host
+        if host is None:
+            raise JobRefusedError(f"{job.instance.name} has no host: cannot {job.kind} it")
+        return f"host.{host.name}"
+    return "control"
+
+
+def request_job(request: JobRequest) -> Job:
+    """Create the job row and enqueue it when the transaction commits."""
+    with transaction.atomic():
+        instance = (
+            Instance.objects.select_for_update().select_related("host").get(pk=request.instance_id)
+        )
+        active = Job.objects.filter(instance=instance, state__in=ACTIVE_STATES).first()
+        if active is not None and not request.queue_behind:
+            raise JobConflictError(instance, active)
+        if active is None:
+            check_state(instance, request.kind)
+        job = Job.objects.create(
+            instance=instance,
+            kind=request.kind,
+            params=request.params,
+            requested_by_id=request.user_id,
+            requested_from=request.remote_addr,
+        )
+        queue = queue_for(job)
+        if active is None:
+            transaction.on_commit(lambda: enqueue(job.pk, queue))
+    return job
+
+
+def enqueue(job_id: int, queue: str) -> None:
+    from console.tasks import run_job
+
+    run_job.apply_async((job_id,), queue=queue)
+
+
+def dispatch_next(instance_id: int) -> None:
+    """After a job ends: send the oldest job queued behind it, if any."""
+    following = (
+        Job.objects.filter(instance_id=instance_id, state=JobState.QUEUED)
+        .select_related("instance__host")
+        .order_by("created_at", "pk")
+        .first()
+    )
+    if following is not None:
+        enqueue(following.pk, queue_for(following))

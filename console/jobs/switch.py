@@ -1,0 +1,79 @@
+"""Activate an instance on its GPUs: wake it, putting to sleep whoever stands in its way.
+
+When it fits beside the instances already awake, it is woken first and the ones asked to
+make room are put to sleep after, so the GPUs never serve nothing. When it does not fit,
+the instances sharing its GPUs are put to sleep first (those asked for, then the least
+recently active) until it fits, then it is woken. If even that is not enough, the job is
+refused before anything moves, naming the numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from console.jobs import capacity, fit
+from console.jobs.outcome import JobOutcome
+from console.jobs.service import JobRefusedError
+from console.jobs.sleepwake import sleep_instance, wake_instance
+from console.models import Instance, InstanceState, Job
+
+State = InstanceState
+
+
+def neighbours(target: Instance) -> list[Instance]:
+    """Awake instances sharing a GPU with the target, least recently changed first."""
+    return list(
+        Instance.objects.filter(gpus__in=target.gpus.all(), state=State.AWAKE)
+        .exclude(pk=target.pk)
+        .distinct()
+        .order_by("state_changed_at", "pk")
+    )
+
+
+def eviction_level(instance: Instance, requested: int | None) -> int:
+    """The operator's level, else 1 when host RAM can take the weights, else 2."""
+    if requested is not None:
+        return requested
+    return (
+        1 if fit.check_host_ram_fits(instance.name, *capacity.host_ram_figures(instance)).ok else 2
+    )
+
+
+def plan_evictions(target: Instance, required: list[Instance]) -> tuple[bool, list[Instance]]:
+    """(wake first?, instances to put to sleep), or refuse when nothing makes it fit."""
+    need = capacity.need_per_gpu_bytes(target)
+    gpus = capacity.gpu_memory(target)
+    if fit.check_wake_fits(target.name, need, gpus).ok:
+        return True, required
+    candidates = required + [n for n in neighbours(target) if n not in required]
+    for count in range(1, len(candidates) + 1):
+        chosen = candidates[:count]
+        freed = {gpu.index: 0 for gpu in gpus}
+        for victim in chosen:
+            share = capacity.need_per_gpu_bytes(victim)
+            for gpu in victim.gpus.all():
+                if gpu.index in freed:
+                    freed[gpu.index] += share
+        relieved = [replace(g, used_bytes=g.used_bytes - freed[g.index]) for g in gpus]
+        if count >= len(required) and fit.check_wake_fits(target.name, need, relieved).ok:
+            return False, chosen
+    verdict = fit.check_wake_fits(target.name, need, gpus)
+    raise JobRefusedError(f"{verdict.reason}, even after putting every neighbour to sleep")
+
+
+def activate(job: Job, outcome: JobOutcome) -> None:
+    target = job.instance
+    level = job.params.get("level")
+    required_ids = [int(pk) for pk in job.params.get("sleep") or []]
+    required = list(Instance.objects.filter(pk__in=required_ids, state=State.AWAKE))
+    if target.state == State.AWAKE:
+        wake_first, victims = True, required
+    else:
+        wake_first, victims = plan_evictions(target, required)
+    if wake_first and target.state != State.AWAKE:
+        wake_instance(target, None, outcome)
+    for victim in victims:
+        sleep_instance(victim, eviction_level(victim, level), outcome)
+    if not wake_first:
+        target.refresh_from_db()
+        wake_instance(target, None, outcome)

@@ -1,0 +1,20 @@
+"""Celery tasks: thin adapters that take ids and call plain functions (console.jobs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from console.jobs import reconcile, runner
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def run_job(self: Any, job_id: int) -> None:
+    runner.run(job_id, str(self.request.id))
+
+
+@shared_task(ignore_result=True, expires=10)
+def reconcile_instances() -> None:
+    reconcile.fail_stuck_jobs(runner.TIME_LIMITS)
+    reconcile.reconcile_all()

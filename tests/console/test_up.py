@@ -1,0 +1,127 @@
+"""``manage.py up``: the whole console from one command, and nothing left after Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.support.emulator import free_port
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class RunningConsole:
+    """A ``manage.py up`` process and what it printed."""
+
+    process: subprocess.Popen[str]
+    url: str
+    output: list[str]
+
+    def credentials(self) -> tuple[str, str]:
+        for line in self.output:
+            match = re.search(r"username=(\S+) password=(\S+)", line)
+            if match:
+                return match.group(1), match.group(2)
+        raise AssertionError("up printed no admin credentials:\n" + "".join(self.output))
+
+    def descendants(self) -> list[psutil.Process]:
+        """Children started in their own sessions are still children of ``up``."""
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+
+def read_until(process: subprocess.Popen[str], text: str, output: list[str], timeout: float) -> None:
+    assert process.stdout is not None
+    os.set_blocking(process.stdout.fileno(), False)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line:
+            output.append(line)
+            if text in line:
+                return
+        elif process.poll() is not None:
+            raise AssertionError("up exited:\n" + "".join(output))
+        else:
+            time.sleep(0.05)
+    raise AssertionError(f"no {text!r} in {timeout}s:\n" + "".join(output))
+
+
+@pytest.fixture
+def console_up(tmp_path: Path) -> Iterator[RunningConsole]:
+    """``manage.py up --no-demo`` on a free port with a fresh data dir and embedded Redis."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONSOLE_")}
+    for name in ("REDIS_URL", "DATABASE_URL"):
+        env.pop(name, None)
+    env["CONSOLE_DATA_DIR"] = str(tmp_path / "data")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "up", "--port", str(port), "--no-demo"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output: list[str] = []
+    try:
+        read_until(process, "vLLM Console is up", output, timeout=90)
+        yield RunningConsole(process, f"http://127.0.0.1:{port}", output)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+
+def wait_for_page(url: str, timeout: float = 30) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.get(url, timeout=5)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_up_serves_the_console_and_an_admin_can_log_in(console_up: RunningConsole) -> None:
+    login_page = wait_for_page(f"{console_up.url}/login/")
+    assert login_page.status_code == 200
+    username, password = console_up.credentials()
+    with httpx.Client(base_url=console_up.url, timeout=10) as client:
+        client.get("/login/")
+        response = client.post(
+            "/login/",
+            data={"username": username, "password": password,
+                  "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+            headers={"Referer": f"{console_up.url}/login/"},
+        )  # fmt: skip
+        assert response.status_code == 302
+        assert client.get("/api/me/").json()["role"] == "admin"
+        assert client.get("/api/schema/").status_code == 200
+
+
+def test_ctrl_c_leaves_no_process_behind(console_up: RunningConsole) -> None:
+    wait_for_page(f"{console_up.url}/login/")
+    children = console_up.descendants()
+    names = " ".join(" ".join(child.cmdline()) for child in children)
+    for part in ("redis-server", "uvicorn", "worker", "beat", "agent"):
+        assert part in names
+    console_up.process.send_signal(signal.SIGINT)
+    assert console_up.process.wait(timeout=60) == 0
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == []

@@ -1,0 +1,170 @@
+"""Jobs end to end: a real control worker, a real agent, emulators as real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import httpx
+import psutil
+import pytest
+
+from console.jobs.reconcile import reconcile_all
+from console.jobs.service import JobConflictError, JobRequest, request_job
+from console.models import EngineEvent, Instance, InstanceState, JobKind, JobState
+from tests.jobs.conftest import InstanceFactory, run_job, wait_finished
+
+pytestmark = pytest.mark.slow
+
+GIB = 1 << 30
+
+
+def completion(instance: Instance) -> str:
+    response = httpx.post(
+        f"{instance.base_url}/v1/completions",
+        json={"model": instance.served_model_name, "prompt": "The capital of France is",
+              "max_tokens": 8, "temperature": 0},
+        timeout=30,
+    )  # fmt: skip
+    response.raise_for_status()
+    return str(response.json()["choices"][0]["text"])
+
+
+def wait_state(instance: Instance, state: str, timeout: float = 15) -> Instance:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        instance.refresh_from_db()
+        if instance.state == state:
+            return instance
+        time.sleep(0.1)
+    raise AssertionError(
+        f"{instance.name} is {instance.state}, not {state}: {instance.state_detail}"
+    )
+
+
+def test_launch_sleep_wake_stop_record_the_engines_figures(make_instance: InstanceFactory) -> None:
+    instance = make_instance("alpha")
+    launch = run_job(instance, JobKind.LAUNCH)
+    assert launch.state == JobState.SUCCEEDED, launch.error
+    instance.refresh_from_db()
+    assert instance.state == InstanceState.AWAKE
+    assert instance.pid is not None
+    assert psutil.pid_exists(instance.pid)
+
+    sleep = run_job(instance, JobKind.SLEEP, level=1)
+    assert sleep.state == JobState.SUCCEEDED, sleep.error
+    assert (sleep.engine_seconds or 0) > 0
+    assert sleep.backed_up_gib == pytest.approx(2.0, abs=0.01)
+    assert (sleep.wall_seconds or 0) >= (sleep.engine_seconds or 0)
+    assert (sleep.gpu_used_before_bytes or 0) - (sleep.gpu_used_after_bytes or 0) >= 3.9 * GIB
+    assert "fall asleep" in sleep.log_excerpt
+    instance.refresh_from_db()
+    assert (instance.state, instance.sleep_level) == (InstanceState.SLEEPING, 1)
+
+    wake = run_job(instance, JobKind.WAKE)
+    assert wake.state == JobState.SUCCEEDED, wake.error
+    assert (wake.engine_seconds or 0) > 0
+    assert (wake.first_request_seconds or 0) > 0
+    assert (wake.gpu_used_after_bytes or 0) - (wake.gpu_used_before_bytes or 0) >= 3.9 * GIB
+    assert wait_state(instance, InstanceState.AWAKE).sleep_level is None
+
+    pid = instance.pid
+    assert pid is not None
+    stop = run_job(instance, JobKind.STOP)
+    assert stop.state == JobState.SUCCEEDED, stop.error
+    instance.refresh_from_db()
+    assert instance.state == InstanceState.STOPPED
+    assert not psutil.pid_exists(pid), "stopped and reaped"
+
+
+def test_level_two_wake_reloads_the_weights(make_instance: InstanceFactory) -> None:
+    instance = make_instance("beta")
+    assert run_job(instance, JobKind.LAUNCH).state == JobState.SUCCEEDED
+    instance.refresh_from_db()
+    before = completion(instance)
+    assert run_job(instance, JobKind.SLEEP, level=2).state == JobState.SUCCEEDED
+    wake = run_job(instance, JobKind.WAKE)
+    assert wake.state == JobState.SUCCEEDED, wake.error
+    assert completion(instance) == before
+
+
+def test_a_second_job_is_refused_with_the_running_jobs_id(make_instance: InstanceFactory) -> None:
+    instance = make_instance("gamma")
+    assert run_job(instance, JobKind.LAUNCH).state == JobState.SUCCEEDED
+    first = request_job(JobRequest(instance.pk, JobKind.SLEEP, {"level": 1}))
+    with pytest.raises(JobConflictError) as conflict:
+        request_job(JobRequest(instance.pk, JobKind.WAKE, {}))
+    assert conflict.value.job_id == first.pk
+    behind = request_job(JobRequest(instance.pk, JobKind.WAKE, {}, queue_behind=True))
+    assert wait_finished(first).state == JobState.SUCCEEDED
+    behind = wait_finished(behind)
+    assert behind.state == JobState.SUCCEEDED, behind.error
+    assert behind.started_at is not None
+    assert first.finished_at is not None
+    assert behind.started_at >= first.finished_at
+
+
+def test_a_wake_that_does_not_fit_is_refused_naming_the_numbers(
+    make_instance: InstanceFactory,
+) -> None:
+    first = make_instance("delta", weights_gib=8, kv_gib=6)
+    second = make_instance("epsilon", weights_gib=8, kv_gib=6)
+    assert run_job(first, JobKind.LAUNCH).state == JobState.SUCCEEDED
+    assert run_job(first, JobKind.SLEEP, level=1).state == JobState.SUCCEEDED
+    assert run_job(second, JobKind.LAUNCH).state == JobState.SUCCEEDED
+    time.sleep(0.5)  # one agent sample after the launch
+    wake = run_job(first, JobKind.WAKE)
+    assert wake.state == JobState.FAILED
+    assert "delta needs 14.0 GiB on GPU 0 but only" in wake.error
+    first.refresh_from_db()
+    assert first.state == InstanceState.SLEEPING
+
+    switch = run_job(first, JobKind.SWITCH)
+    assert switch.state == JobState.SUCCEEDED, switch.error
+    steps = [(s["step"], s["instance"]) for s in switch.outcome_detail["steps"]]
+    assert steps == [("sleep", "epsilon"), ("wake", "delta")]
+    assert wait_state(first, InstanceState.AWAKE)
+    assert wait_state(second, InstanceState.SLEEPING)
+
+
+def test_reconcile_follows_an_engine_put_to_sleep_behind_the_consoles_back(
+    make_instance: InstanceFactory,
+) -> None:
+    instance = make_instance("zeta")
+    assert run_job(instance, JobKind.LAUNCH).state == JobState.SUCCEEDED
+    instance.refresh_from_db()
+    httpx.post(f"{instance.base_url}/sleep?level=1", timeout=30).raise_for_status()
+    changes = reconcile_all()
+    assert changes == ["zeta: console had awake, engine reports sleeping (level 1)"]
+    instance.refresh_from_db()
+    assert (instance.state, instance.sleep_level) == (InstanceState.SLEEPING, 1)
+    assert EngineEvent.objects.filter(instance=instance, kind="state_corrected").exists()
+
+
+def test_a_killed_engine_becomes_an_error_with_its_last_log_lines(
+    make_instance: InstanceFactory,
+) -> None:
+    instance = make_instance("eta")
+    assert run_job(instance, JobKind.LAUNCH).state == JobState.SUCCEEDED
+    instance.refresh_from_db()
+    pid = instance.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    wait_state(instance, InstanceState.ERROR)
+    died = EngineEvent.objects.get(instance=instance, kind="engine_died")
+    first, *last_lines = died.message.splitlines()
+    assert first == f"engine process {pid} exited"
+    assert last_lines, "the engine's last log lines follow"
+
+
+def test_a_launch_that_dies_at_start_reports_the_engines_last_lines(
+    make_instance: InstanceFactory,
+) -> None:
+    instance = make_instance("theta", weights_gib=40, kv_gib=1)
+    launch = run_job(instance, JobKind.LAUNCH)
+    assert launch.state == JobState.FAILED
+    assert launch.log_excerpt
+    instance.refresh_from_db()
+    assert instance.state == InstanceState.ERROR
+    assert instance.state_detail
