@@ -1,9 +1,10 @@
 """A minimal process supervisor: start children, stop them all, notice one dying.
 
 Each child runs in its own session so that Ctrl-C in the terminal reaches only the
-supervisor, which then stops the children in reverse start order (SIGTERM to the child's
-process group, SIGKILL after a grace period). A child that exits on its own takes the
-whole console down: a half-running console (web up, no worker) is worse than none.
+supervisor, which then stops them all at once (SIGTERM to each child's process group,
+SIGKILL after a grace period) and the infrastructure they need (Redis) last. A child that
+exits on its own takes the whole console down: a half-running console (web up, no worker)
+is worse than none.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class Child:
     name: str
     argv: Sequence[str]
     log_path: Path | None = None
+    # Infrastructure (Redis) stops after everything else, which may still need it.
+    infrastructure: bool = False
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _log_file: IO[bytes] | None = field(default=None, repr=False)
 
@@ -58,19 +61,23 @@ class Child:
             return []
         return self.log_path.read_text(errors="replace").splitlines()[-count:]
 
-    def stop(self, grace: float) -> None:
-        if self.process is None or self.process.poll() is not None:
-            self._close_log()
-            return
-        _signal_group(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            log.warning("%s did not stop in %.0fs; killing it", self.name, grace)
+    def terminate(self) -> None:
+        """SIGTERM the child's process group (it may take a while to finish its work)."""
+        if self.process is not None and self.process.poll() is None:
+            _signal_group(self.process.pid, signal.SIGTERM)
+
+    def wait_or_kill(self, deadline: float) -> None:
+        """Wait until ``deadline`` (monotonic), then SIGKILL whatever of the group is left."""
+        if self.process is not None and self.process.poll() is None:
+            try:
+                self.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in time; killing it", self.name)
+                _signal_group(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        if self.process is not None:
+            # Grandchildren (a celery pool, an engine's workers) share the group.
             _signal_group(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        # Grandchildren (a uvicorn reloader, celery pool processes) share the group.
-        _signal_group(self.process.pid, signal.SIGKILL)
         self._close_log()
 
     def _close_log(self) -> None:
@@ -85,7 +92,7 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 
 
 class Supervisor:
-    """Children started in order, stopped in reverse order."""
+    """Children started in order; on stop, the services first, then the infrastructure."""
 
     def __init__(self, env: Mapping[str, str], grace: float = 15.0) -> None:
         self.env = env
@@ -116,5 +123,11 @@ class Supervisor:
         return None
 
     def stop_all(self) -> None:
-        for child in reversed(self.children):
-            child.stop(self.grace)
+        """Stop the services together (they finish in parallel), then the infrastructure."""
+        for infrastructure in (False, True):
+            group = [c for c in self.children if c.infrastructure is infrastructure]
+            for child in group:
+                child.terminate()
+            deadline = time.monotonic() + self.grace
+            for child in group:
+                child.wait_or_kill(deadline)

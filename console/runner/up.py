@@ -129,7 +129,12 @@ def start_redis(supervisor: Supervisor, logs: Path) -> None:
     socket_path.parent.mkdir(parents=True, exist_ok=True)
     socket_path.unlink(missing_ok=True)  # left by a killed run; redis refuses to bind over it
     supervisor.start(
-        Child("redis", redis_argv(find_redis_server(), socket_path), logs / "redis.log")
+        Child(
+            "redis",
+            redis_argv(find_redis_server(), socket_path),
+            logs / "redis.log",
+            infrastructure=True,
+        )
     )
     wait_until_answering(settings.REDIS_URL)
 

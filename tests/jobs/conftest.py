@@ -10,6 +10,7 @@ import pytest
 
 from console.jobs.service import JobRequest, request_job
 from console.models import Gpu, Host, Instance, Job, JobState
+from engines.launcher import Launcher
 from tests.support.console import agent, control_worker
 from tests.support.emulator import free_port
 
@@ -24,9 +25,14 @@ InstanceFactory = Callable[..., Instance]
 @pytest.fixture
 def console_host(transactional_db: None, tmp_path: Path) -> Iterator[Host]:
     """A control worker and the agent of host ``gpu-test`` (one 24 GiB simulated GPU)."""
-    with control_worker(tmp_path / "control"), agent(tmp_path / "agent", HOST):
-        host = Host.objects.get(name=HOST)
-        yield host
+    try:
+        with control_worker(tmp_path / "control"), agent(tmp_path / "agent", HOST):
+            yield Host.objects.get(name=HOST)
+    finally:
+        # Engines outlive their agent by design (an agent restart must not stop them).
+        engines = Launcher(tmp_path / "agent" / "engines")
+        for engine in engines.find_running():
+            engines.stop(engine, grace=5)
 
 
 @pytest.fixture

@@ -1,0 +1,127 @@
+"""The blocking client: drives the operations of :mod:`engines.client.operations` over httpx."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Self, TypeVar
+
+import httpx
+
+from engines.client import answers, operations
+from engines.client.calls import Call, SleepMode, Timeouts
+from engines.client.transport import checked_base_url, client_options, request_timeout
+from engines.errors import EngineError
+from engines.metrics import EngineMetrics
+from engines.versions import VllmVersion
+
+T = TypeVar("T")
+
+
+class EngineClient:
+    """One vLLM server (or emulator), called synchronously.
+
+    ``timeout`` is the read timeout of quick calls (version, models, is_sleeping, metrics);
+    ``timeouts`` holds the others (health 5 s, sleep/wake/reload 600 s, warmup 120 s, connect
+    5 s). ``version`` skips the ``/version`` request when the caller already knows it.
+    Every failure is an :class:`~engines.errors.EngineError`.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 10.0,
+        version: VllmVersion | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        self.base_url = checked_base_url(base_url)
+        self._timeout = timeout
+        self._timeouts = timeouts or Timeouts()
+        self._session = operations.Session(self.base_url, version)
+        self._http = httpx.Client(**client_options(self.base_url, api_key, self._timeouts, timeout))
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send(self, call: Call) -> httpx.Response:
+        timeout = request_timeout(self._timeouts, call.budget, self._timeout)
+        try:
+            response = self._http.request(
+                call.method, call.path, params=call.params, json=call.body, timeout=timeout
+            )
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise answers.transport_error(call, self.base_url, exc) from exc
+        answers.raise_for_status(call, self.base_url, response)
+        return response
+
+    def _run(self, op: operations.Op[T]) -> T:
+        try:
+            call = next(op)
+            while True:
+                try:
+                    response = self._send(call)
+                except EngineError as exc:
+                    call = op.throw(exc)
+                else:
+                    call = op.send(response)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+        except EngineError as exc:
+            exc.url = exc.url or self.base_url
+            raise
+
+    def health(self) -> bool:
+        """True when ``/health`` answers 200 (also while asleep); a typed error otherwise."""
+        return self._run(operations.health())
+
+    def version(self) -> VllmVersion:
+        """The server's vLLM version, asked once and cached."""
+        return self._run(operations.version(self._session))
+
+    def models(self) -> list[str]:
+        """The served model names (LoRA adapters left out)."""
+        return self._run(operations.models(self._session))
+
+    def is_sleeping(self) -> bool:
+        """``GET /is_sleeping``; 0.17+ also says True while paused or at level 0."""
+        return self._run(operations.is_sleeping(self._session))
+
+    def sleep(self, level: int = 1, *, mode: SleepMode | None = None) -> None:
+        """``POST /sleep?level=N`` (level 0 and ``mode`` from 0.17)."""
+        self._run(operations.sleep(self._session, level, mode))
+
+    def wake(self, tags: Sequence[str] | None = None) -> None:
+        """``POST /wake_up``, everything or only ``tags`` (from 0.8.5)."""
+        self._run(operations.wake(self._session, tags))
+
+    def wake_level2(self) -> None:
+        """Wake from level 2 with the weights reloaded; see ``operations.wake_level2``."""
+        self._run(operations.wake_level2(self._session))
+
+    def reset_prefix_cache(self) -> None:
+        self._run(operations.reset_prefix_cache(self._session))
+
+    def collective_rpc(self, method: str) -> object:
+        """Call ``method`` on every worker (0.10.2+): None or one result per worker."""
+        return self._run(operations.collective_rpc(self._session, method))
+
+    def metrics(self) -> EngineMetrics:
+        return self._run(operations.metrics(self._session))
+
+    def warmup(self) -> float:
+        """A one-token completion on the first served model; returns its wall seconds."""
+        return self._run(operations.warmup(self._session))
