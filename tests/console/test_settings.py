@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("CONSOLE_")}
     child_env.pop("DATABASE_URL", None)
-    child_env.update({"CONSOLE_DATA_DIR": str(tmp_path), **env})
+    child_env.update(
+        {"CONSOLE_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "console.settings", **env}
+    )
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,

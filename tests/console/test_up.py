@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +44,9 @@ class RunningConsole:
         return psutil.Process(self.process.pid).children(recursive=True)
 
 
-def read_until(process: subprocess.Popen[str], text: str, output: list[str], timeout: float) -> None:
+def read_until(
+    process: subprocess.Popen[str], text: str, output: list[str], timeout: float
+) -> None:
     assert process.stdout is not None
     os.set_blocking(process.stdout.fileno(), False)
     deadline = time.monotonic() + timeout
@@ -60,16 +63,17 @@ def read_until(process: subprocess.Popen[str], text: str, output: list[str], tim
     raise AssertionError(f"no {text!r} in {timeout}s:\n" + "".join(output))
 
 
-@pytest.fixture
-def console_up(tmp_path: Path) -> Iterator[RunningConsole]:
-    """``manage.py up --no-demo`` on a free port with a fresh data dir and embedded Redis."""
+@contextmanager
+def run_up(tmp_path: Path, *flags: str) -> Iterator[RunningConsole]:
+    """``manage.py up FLAGS`` on a free port with a fresh data dir and embedded Redis."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONSOLE_")}
     for name in ("REDIS_URL", "DATABASE_URL"):
         env.pop(name, None)
     env["CONSOLE_DATA_DIR"] = str(tmp_path / "data")
+    env["DJANGO_SETTINGS_MODULE"] = "console.settings"  # not the tests' settings
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "up", "--port", str(port), "--no-demo"],
+        [sys.executable, "manage.py", "up", "--port", str(port), *flags],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -85,6 +89,12 @@ def console_up(tmp_path: Path) -> Iterator[RunningConsole]:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
+
+
+@pytest.fixture
+def console_up(tmp_path: Path) -> Iterator[RunningConsole]:
+    with run_up(tmp_path, "--no-demo") as console:
+        yield console
 
 
 def wait_for_page(url: str, timeout: float = 30) -> httpx.Response:
@@ -123,5 +133,37 @@ def test_ctrl_c_leaves_no_process_behind(console_up: RunningConsole) -> None:
         assert part in names
     console_up.process.send_signal(signal.SIGINT)
     assert console_up.process.wait(timeout=60) == 0
-    gone, alive = psutil.wait_procs(children, timeout=10)
+    _, alive = psutil.wait_procs(children, timeout=10)
     assert alive == []
+
+
+def logged_in(console: RunningConsole) -> httpx.Client:
+    username, password = console.credentials()
+    client = httpx.Client(base_url=console.url, timeout=10)
+    client.get("/login/")
+    client.post(
+        "/login/",
+        data={"username": username, "password": password,
+              "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+        headers={"Referer": f"{console.url}/login/"},
+    )  # fmt: skip
+    return client
+
+
+def test_demo_mode_runs_two_engines_that_cannot_both_be_awake(tmp_path: Path) -> None:
+    with run_up(tmp_path, "--demo") as console:
+        wait_for_page(f"{console.url}/login/")
+        client = logged_in(console)
+        deadline = time.monotonic() + 90
+        states: dict[str, str] = {}
+        while time.monotonic() < deadline and states != {"demo-a": "sleeping", "demo-b": "awake"}:
+            rows = client.get("/api/instances/").json()["results"]
+            states = {row["name"]: row["state"] for row in rows}
+            time.sleep(0.5)
+        assert states == {"demo-a": "sleeping", "demo-b": "awake"}
+        assert all(row["is_demo"] for row in client.get("/api/instances/").json()["results"])
+        engines = [c for c in console.descendants() if "engines.emulator" in " ".join(c.cmdline())]
+        console.process.send_signal(signal.SIGINT)
+        assert console.process.wait(timeout=60) == 0
+        _, alive = psutil.wait_procs(engines, timeout=10)
+        assert alive == []
