@@ -12,9 +12,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from console.jobs.outcome import JobOutcome
-from console.jobs.service import JobRefusedError
+from console.jobs.service import STARTS_FROM, JobRefusedError
 from console.jobs.sleepwake import move
-from console.models import Instance, InstanceState, Job, transition
+from console.models import Instance, InstanceState, Job, JobKind, transition
 from engines.launcher import EngineAlreadyRunningError, Launcher, LaunchError, LaunchSpec
 from engines.simgpu import SIM_GPU_DIR_ENV
 
@@ -94,10 +94,9 @@ def launch(job: Job, outcome: JobOutcome) -> None:
 
 def stop(job: Job, outcome: JobOutcome) -> None:
     instance = job.instance
-    if not instance.pid:
-        raise JobRefusedError(f"{instance.name} was not launched by the console: nothing to stop")
-    stoppable = {State.AWAKE, State.SLEEPING, State.ERROR, State.UNKNOWN}
-    move(instance, stoppable, State.STOPPING)
-    exit_code = launcher().stop(instance.pid, grace=30)
+    pid = instance.pid
+    assert pid is not None, "check_state refuses to stop an engine the console did not launch"
+    move(instance, set(STARTS_FROM[JobKind.STOP]), State.STOPPING)
+    exit_code = launcher().stop(pid, grace=30)
     move(instance, {State.STOPPING}, State.STOPPED, pid=None, sleep_level=None, state_detail="")
     outcome.add_step("stop", instance.name, exit_code=exit_code)

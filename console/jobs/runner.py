@@ -18,7 +18,7 @@ from django.utils import timezone
 from console.jobs import process, sleepwake, switch
 from console.jobs.outcome import JobOutcome
 from console.jobs.reconcile import doubt_instance
-from console.jobs.service import JobRefusedError, dispatch_next
+from console.jobs.service import JobRefusedError, check_state, dispatch_next
 from console.models import Job, JobKind, JobState, transition_job
 from engines.errors import EngineError
 from engines.launcher import LaunchError
@@ -81,6 +81,7 @@ def run(job_id: int, task_id: str) -> None:
     started = time.monotonic()
     state, error = JobState.SUCCEEDED, ""
     try:
+        check_state(job.instance, job.kind)  # again: a job queued behind another is checked now
         EXECUTORS[job.kind](job, outcome)
     except EXPECTED_FAILURES as failure:
         state, error = JobState.FAILED, describe(failure)

@@ -48,7 +48,7 @@ HOST_KINDS = {JobKind.LAUNCH, JobKind.STOP}
 
 
 # The states a job can start from; a job queued behind another is checked when it runs.
-STARTS_FROM: dict[str, set[str]] = {
+STARTS_FROM: dict[str, set[InstanceState]] = {
     JobKind.SLEEP: {InstanceState.AWAKE},
     JobKind.WAKE: {InstanceState.SLEEPING},
     JobKind.SWITCH: {InstanceState.AWAKE, InstanceState.SLEEPING},
