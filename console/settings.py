@@ -139,6 +139,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every start otherwise
 # Served from the source folders without collectstatic, so `manage.py up` needs no build step.
 WHITENOISE_USE_FINDERS = True
 
@@ -147,10 +148,12 @@ SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 
 REST_FRAMEWORK = {
+    # Token first: DRF takes the 401 challenge from the first class (session has none).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
+    "EXCEPTION_HANDLER": "console.api.errors.exception_handler",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
@@ -197,12 +200,42 @@ CONSOLE_JOB_EVIDENCE_WAIT = env.number("CONSOLE_JOB_EVIDENCE_WAIT", 3.0, minimum
 # Host RAM kept free when deciding whether a level-1 sleep's weight backup fits.
 CONSOLE_HOST_RAM_HEADROOM_GIB = env.number("CONSOLE_HOST_RAM_HEADROOM_GIB", 4.0, minimum=0.0)
 CONSOLE_RECONCILE_SECONDS = env.number("CONSOLE_RECONCILE_SECONDS", 5.0, minimum=0.5)
+# Gateway (issue 6): how long /v1 requests wait for a wake, how many may wait per model,
+# how long a sleep waits for requests in flight, how often the idle policy looks.
+CONSOLE_GATEWAY_HOLD_SECONDS = env.number("CONSOLE_GATEWAY_HOLD_SECONDS", 120.0, minimum=0.1)
+CONSOLE_GATEWAY_MAX_HELD = env.integer("CONSOLE_GATEWAY_MAX_HELD", 256, minimum=1)
+CONSOLE_GATEWAY_DRAIN_SECONDS = env.number("CONSOLE_GATEWAY_DRAIN_SECONDS", 30.0, minimum=0.0)
+CONSOLE_GATEWAY_UPSTREAM_TIMEOUT = env.number(
+    "CONSOLE_GATEWAY_UPSTREAM_TIMEOUT", 600.0, minimum=1.0
+)
+CONSOLE_GATEWAY_IDLE_CHECK_SECONDS = env.number(
+    "CONSOLE_GATEWAY_IDLE_CHECK_SECONDS", 2.0, minimum=0.2
+)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-instances": {
         "task": "console.tasks.reconcile_instances",
         "schedule": CONSOLE_RECONCILE_SECONDS,
         "options": {"queue": "control", "expires": CONSOLE_RECONCILE_SECONDS * 2},
     },
+    "gateway-idle-policy": {
+        "task": "console.tasks.gateway_idle_policy",
+        "schedule": CONSOLE_GATEWAY_IDLE_CHECK_SECONDS,
+        "options": {"queue": "control", "expires": CONSOLE_GATEWAY_IDLE_CHECK_SECONDS * 2},
+    },
+}
+# History and live data (issue 5): raw 1-s samples are kept this long, then only their
+# minute and hour rollups; the link bandwidth that wake efficiency is measured against
+# (pinned host -> device on PCIe Gen5 x16); the console's own /metrics is open only when
+# CONSOLE_METRICS_PUBLIC=1, else it needs "Authorization: Bearer <CONSOLE_METRICS_TOKEN>".
+CONSOLE_RAW_RETENTION_HOURS = env.number("CONSOLE_RAW_RETENTION_HOURS", 48.0, minimum=1.0)
+CONSOLE_LINK_GBPS = env.number("CONSOLE_LINK_GBPS", 52.0, minimum=0.1)
+CONSOLE_METRICS_PUBLIC = env.boolean("CONSOLE_METRICS_PUBLIC", False)
+CONSOLE_METRICS_TOKEN = env.optional("CONSOLE_METRICS_TOKEN")
+CONSOLE_ENGINE_SCRAPE_SECONDS = env.number("CONSOLE_ENGINE_SCRAPE_SECONDS", 5.0, minimum=0.5)
+CELERY_BEAT_SCHEDULE["history-rollup"] = {
+    "task": "console.tasks.history_rollup",
+    "schedule": 60.0,
+    "options": {"queue": "control", "expires": 120.0},
 }
 SIM_GPU_DIR = env.path("CONSOLE_SIM_GPU_DIR", DATA_DIR / "simgpu")
 

@@ -1,0 +1,37 @@
+"""API routes under /api/: resources, ``me``, the OpenAPI schema and its Swagger UI."""
+
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from console.api.actions import ACTION_VIEWS
+from console.api.base import AUTHENTICATION
+from console.api.errors import NOT_FOUND_ROUTE, not_found
+from console.api.views import AuditViewSet, HostViewSet, InstanceViewSet, JobViewSet, MeView
+from console.roles import Action, RolePermission, role_required
+
+router = SimpleRouter()
+router.register("instances", InstanceViewSet, basename="instance")
+router.register("jobs", JobViewSet, basename="job")
+router.register("hosts", HostViewSet, basename="host")
+router.register("audit", AuditViewSet, basename="audit")
+
+schema_view = SpectacularAPIView.as_view(
+    authentication_classes=AUTHENTICATION, permission_classes=(RolePermission,)
+)
+# A page, not an endpoint: anonymous browsers are sent to the login form. The UI's assets
+# come from drf_spectacular_sidecar's static files (settings: SWAGGER_UI_DIST="SIDECAR").
+docs_view = role_required(Action.VIEW)(SpectacularSwaggerView.as_view(url_name="schema"))
+
+urlpatterns = [
+    path("", include(router.urls)),
+    *(
+        path(f"instances/<int:pk>/{verb}/", view.as_view(), name=f"instance-{verb}")
+        for verb, view in ACTION_VIEWS.items()
+    ),
+    path("me/", MeView.as_view(), name="me"),
+    path("schema/", schema_view, name="schema"),
+    path("docs/", docs_view, name="docs"),
+    # Keep last: anything not matched above is an unknown endpoint (a JSON 404).
+    re_path(r"^(?P<path>.*)$", not_found, name=NOT_FOUND_ROUTE),
+]

@@ -1,0 +1,33 @@
+"""The console's data model: hosts, GPUs, instances, jobs, events, samples, audit, keys."""
+
+from console.models.audit import AuditEntry, AuditEntryImmutableError, Outcome
+from console.models.events import EngineEvent, MemorySample, Resolution, Subject
+from console.models.gateway import InferenceKey
+from console.models.hosts import HEARTBEAT_STALE_AFTER, Gpu, Host
+from console.models.instances import TRANSITIONS, Instance, InstanceState, transition
+from console.models.jobs import JOB_TRANSITIONS, Job, JobKind, JobState, transition_job
+from console.models.transitions import IllegalTransitionError
+
+__all__ = [
+    "HEARTBEAT_STALE_AFTER",
+    "JOB_TRANSITIONS",
+    "TRANSITIONS",
+    "AuditEntry",
+    "AuditEntryImmutableError",
+    "EngineEvent",
+    "Gpu",
+    "Host",
+    "IllegalTransitionError",
+    "InferenceKey",
+    "Instance",
+    "InstanceState",
+    "Job",
+    "JobKind",
+    "JobState",
+    "MemorySample",
+    "Outcome",
+    "Resolution",
+    "Subject",
+    "transition",
+    "transition_job",
+]

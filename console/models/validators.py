@@ -1,0 +1,48 @@
+"""Field validators whose messages tell the user what to type instead."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+
+
+def validate_base_url(value: str) -> None:
+    """An engine's address: ``http(s)://host[:port]``, nothing after it.
+
+    The console appends ``/health``, ``/sleep``, ``/v1/...`` itself, and credentials belong
+    in the API key field, where they are kept secret.
+    """
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"}:
+        raise ValidationError("Use an http:// or https:// URL, e.g. http://gpu-1:8000.")
+    if not parts.hostname:
+        raise ValidationError("The URL has no host, e.g. http://gpu-1:8000.")
+    if parts.username or parts.password:
+        raise ValidationError("Put no credentials in the URL; use the API key field.")
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        raise ValidationError("The port is not a number, e.g. http://gpu-1:8000.") from None
+    if parts.path not in {"", "/"} or parts.query or parts.fragment:
+        raise ValidationError(
+            "Give only the scheme, host and port (http://gpu-1:8000), without a path."
+        )
+
+
+def validate_string_list(value: Any) -> None:
+    """Launch arguments: a JSON list of strings, one argument each."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError('Give a list of strings, e.g. ["--max-model-len", "8192"].')
+    if any(item == "--api-key" or item.startswith("--api-key=") for item in value):
+        # The key would be shown to every viewer as part of the arguments.
+        raise ValidationError("Set the engine API key in the API key field, not in arguments.")
+
+
+def validate_string_map(value: Any) -> None:
+    """Launch environment: a JSON object of string names to string values."""
+    if not isinstance(value, dict) or not all(
+        isinstance(key, str) and isinstance(item, str) for key, item in value.items()
+    ):
+        raise ValidationError('Give an object of strings, e.g. {"HF_HOME": "/models"}.')

@@ -1,0 +1,71 @@
+"""Pages: login and logout (audited), and the dashboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.generic import TemplateView
+
+from console import audit
+from console.models import Host, Instance, Outcome
+from console.roles import Action, RoleRequiredMixin, can, role_of
+
+
+class ConsolePageMixin(RoleRequiredMixin):
+    """Every signed-in page: the role check, and the role shown in the navigation bar."""
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context: dict[str, Any] = super().get_context_data(**kwargs)  # type: ignore[misc]
+        role = role_of(self.request.user)  # type: ignore[attr-defined]
+        context["role"] = role.label if role is not None else ""
+        return context
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login form; every attempt is audited (the password never is)."""
+
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        response = super().form_valid(form)
+        audit.record(self.request, "user.login", Outcome.OK, target=form.get_user())
+        return response
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        attempted = str(form.data.get("username", ""))[:150]
+        audit.record(
+            self.request, "user.login", Outcome.REFUSED, target_type="user", actor=attempted
+        )
+        return super().form_invalid(form)
+
+
+class LogoutView(auth_views.LogoutView):
+    """Sign out (POST only, CSRF-protected, as Django 5 requires)."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated:
+            audit.record(request, "user.logout", Outcome.OK, target=request.user)
+        return super().post(request, *args, **kwargs)
+
+
+class DashboardView(ConsolePageMixin, TemplateView):
+    """Hosts with their GPUs, and every instance with its state."""
+
+    template_name = "dashboard.html"
+    required_action = Action.VIEW
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        now = timezone.now()
+        hosts = list(Host.objects.prefetch_related("gpus"))
+        context.update(
+            hosts=[(host, host.is_online(now)) for host in hosts],
+            instances=Instance.objects.select_related("host").prefetch_related("gpus"),
+            can_operate=can(self.request.user, Action.SLEEP),
+        )
+        return context

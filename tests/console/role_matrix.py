@@ -1,0 +1,146 @@
+"""The role matrix: every URL pattern x every kind of caller -> the expected status.
+
+Add a row here for each new URL pattern or websocket route; ``test_role_matrix`` fails
+for a pattern without one (and for a row whose pattern is gone). Routes are keyed
+``namespace:name`` (or the pattern text when unnamed); ``url`` may use ``{instance}``,
+``{job}`` and ``{host}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from console.realtime.routing import websocket_urlpatterns
+
+
+class Principal(StrEnum):
+    """Who calls."""
+
+    ANONYMOUS = "anonymous"
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+    INACTIVE = "inactive"
+    BAD_TOKEN = "bad_token"
+
+
+P = Principal
+SIGNED_OUT = (P.ANONYMOUS, P.INACTIVE, P.BAD_TOKEN)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One HTTP request and the status each principal must get."""
+
+    route: str
+    method: str
+    url: str
+    expect: Mapping[Principal, int]
+    body: Mapping[str, Any] = field(default_factory=dict)
+
+
+def api(viewer: int, operator: int, admin: int, signed_out: int = 401) -> dict[Principal, int]:
+    return {
+        P.VIEWER: viewer,
+        P.OPERATOR: operator,
+        P.ADMIN: admin,
+        **dict.fromkeys(SIGNED_OUT, signed_out),
+    }
+
+
+def page(ok: int = 200) -> dict[Principal, int]:
+    """Pages send signed-out callers (a token is no session) to the login form."""
+    return api(ok, ok, ok, signed_out=302)
+
+
+NEW_INSTANCE = {
+    "name": "new-model",
+    "served_model_name": "org/new-model",
+    "base_url": "http://127.0.0.1:9100",
+}
+READ = api(200, 200, 200)
+
+ROWS: tuple[Row, ...] = (
+    Row("instance-list", "get", "/api/instances/", READ),
+    Row("instance-list", "post", "/api/instances/", api(403, 403, 201), NEW_INSTANCE),
+    Row("instance-detail", "get", "/api/instances/{instance}/", READ),
+    Row(
+        "instance-detail",
+        "patch",
+        "/api/instances/{instance}/",
+        api(403, 403, 200),
+        {"served_model_name": "org/renamed"},
+    ),
+    Row("instance-detail", "delete", "/api/instances/{instance}/", api(403, 403, 204)),
+    # The role check comes before the method check: only admins learn PUT is not offered.
+    Row("instance-detail", "put", "/api/instances/{instance}/", api(403, 403, 405)),
+    # Operating: viewers are refused; operators and admins pass the role check and reach the
+    # job layer, which refuses (409) because the matrix's instance has no host and is stopped.
+    *(
+        Row(f"instance-{verb}", "post", f"/api/instances/{{instance}}/{verb}/", api(403, 409, 409))
+        for verb in ("sleep", "wake", "switch", "launch", "stop")
+    ),
+    Row("job-list", "get", "/api/jobs/", READ),
+    Row("job-list", "post", "/api/jobs/", api(405, 405, 405), {"kind": "sleep"}),
+    Row("job-detail", "get", "/api/jobs/{job}/", READ),
+    Row("job-detail", "delete", "/api/jobs/{job}/", api(405, 405, 405)),
+    Row("host-list", "get", "/api/hosts/", READ),
+    Row("host-list", "post", "/api/hosts/", api(405, 405, 405), {"name": "h"}),
+    Row("host-detail", "get", "/api/hosts/{host}/", READ),
+    Row("audit-list", "get", "/api/audit/", api(403, 403, 200)),
+    Row("audit-list", "post", "/api/audit/", api(405, 405, 405), {"action": "x"}),
+    Row("me", "get", "/api/me/", READ),
+    Row("schema", "get", "/api/schema/", READ),
+    Row("docs", "get", "/api/docs/", page()),
+    Row("api-not-found", "get", "/api/nothing/here/", api(404, 404, 404, signed_out=404)),
+    Row("dashboard", "get", "/", page()),
+    Row("login", "get", "/login/", {**page(302), **dict.fromkeys(SIGNED_OUT, 200)}),
+    Row("logout", "post", "/logout/", page(302)),
+    Row("logout", "get", "/logout/", dict.fromkeys(Principal, 405)),
+)
+
+
+@dataclass(frozen=True)
+class SocketRow:
+    """One websocket route: None where the feed opens, else the close code expected."""
+
+    url: str
+    expect: Mapping[Principal, int | None]
+
+
+# The consumers accept, then close with 4401 (signed out) or 4403 (no role) so the page
+# can tell the two apart; a browser carries no API token, so a bad token is signed out.
+FEED = {P.VIEWER: None, P.OPERATOR: None, P.ADMIN: None, **dict.fromkeys(SIGNED_OUT, 4401)}
+
+WEBSOCKET_ROWS: Mapping[str, SocketRow] = {
+    "ws/console/": SocketRow("/ws/console/", FEED),
+    "ws/instances/<int:instance_id>/": SocketRow("/ws/instances/{instance}/", FEED),
+}
+
+
+def route_key(prefix: str, entry: URLPattern | URLResolver, namespace: str) -> str:
+    if isinstance(entry, URLPattern) and entry.name:
+        return f"{namespace}:{entry.name}" if namespace else entry.name
+    return prefix + str(entry.pattern)
+
+
+def all_routes(
+    entries: list[URLPattern | URLResolver] | None = None, prefix: str = "", namespace: str = ""
+) -> Iterator[str]:
+    """Every URL pattern of the project, walking includes recursively."""
+    for entry in get_resolver().url_patterns if entries is None else entries:
+        if isinstance(entry, URLResolver):
+            inner = ":".join(filter(None, (namespace, entry.namespace or "")))
+            yield from all_routes(entry.url_patterns, prefix + str(entry.pattern), inner)
+        else:
+            yield route_key(prefix, entry, namespace)
+
+
+def all_websocket_routes() -> Iterator[str]:
+    """Every websocket route, keyed like the HTTP ones."""
+    yield from all_routes(list(websocket_urlpatterns))
