@@ -46,15 +46,16 @@ class EmulatorProcess:
 
 def _wait_ready(emulator: EmulatorProcess, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not emulator.alive():
-            raise RuntimeError(f"emulator exited at start:\n{emulator.log_text()[-3000:]}")
-        try:
-            if httpx.get(f"{emulator.url}/health", timeout=0.5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
+    with httpx.Client(timeout=0.5) as client:
+        while time.monotonic() < deadline:
+            if not emulator.alive():
+                raise RuntimeError(f"emulator exited at start:\n{emulator.log_text()[-3000:]}")
+            try:
+                if client.get(f"{emulator.url}/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.02)
     raise TimeoutError(f"emulator not ready in {timeout}s:\n{emulator.log_text()[-3000:]}")
 
 
