@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
 from django.conf import settings
 
 from console.models import Instance
 from engines.client import EngineClient
+from engines.errors import EngineError
 from engines.versions import VllmVersion
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def engine_client(instance: Instance) -> EngineClient:
@@ -23,3 +32,21 @@ def engine_client(instance: Instance) -> EngineClient:
         timeout=settings.ENGINE_HTTP_TIMEOUT,
         version=version,
     )
+
+
+def with_retries(call: Callable[[], T], attempts: int = 3, pause: float = 1.0) -> T:
+    """Run an engine call, again when its error says a retry can help (unreachable, busy).
+
+    Safe for sleep and wake: vLLM treats a sleep of a sleeping engine and a wake of an
+    awake one as logged no-ops, so a call that did land before its answer was lost is not
+    harmful when repeated.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except EngineError as error:
+            if not error.retryable or attempt == attempts:
+                raise
+            log.warning("engine call failed (%s); retry %d of %d", error, attempt, attempts - 1)
+            time.sleep(pause * attempt)
+    raise AssertionError("unreachable")

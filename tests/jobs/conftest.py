@@ -37,8 +37,15 @@ def console_host(transactional_db: None, tmp_path: Path) -> Iterator[Host]:
 
 @pytest.fixture
 def make_instance(console_host: Host) -> InstanceFactory:
-    def make(name: str, *, weights_gib: float = 2, kv_gib: float = 2, **fields: object) -> Instance:
-        args = [*EMULATOR_ARGS]
+    def make(
+        name: str,
+        *,
+        weights_gib: float = 2,
+        kv_gib: float = 2,
+        version: str = "0.11.0",
+        **fields: object,
+    ) -> Instance:
+        args = [*EMULATOR_ARGS, "--emulate-version", version]
         args[1], args[3] = str(weights_gib), str(kv_gib)
         instance = Instance.objects.create(
             name=name,

@@ -131,7 +131,8 @@ def test_a_wake_that_does_not_fit_is_refused_naming_the_numbers(
 def test_reconcile_follows_an_engine_put_to_sleep_behind_the_consoles_back(
     make_instance: InstanceFactory,
 ) -> None:
-    instance = make_instance("zeta")
+    # 0.17 exports vllm:engine_sleep_state, which tells the level as well.
+    instance = make_instance("zeta", version="0.17.0")
     assert run_job(instance, JobKind.LAUNCH).state == JobState.SUCCEEDED
     instance.refresh_from_db()
     httpx.post(f"{instance.base_url}/sleep?level=1", timeout=30).raise_for_status()
@@ -140,6 +141,20 @@ def test_reconcile_follows_an_engine_put_to_sleep_behind_the_consoles_back(
     instance.refresh_from_db()
     assert (instance.state, instance.sleep_level) == (InstanceState.SLEEPING, 1)
     assert EngineEvent.objects.filter(instance=instance, kind="state_corrected").exists()
+
+
+def test_reconcile_takes_an_unknown_sleep_level_as_two_so_the_wake_reloads_weights(
+    make_instance: InstanceFactory,
+) -> None:
+    # 0.11.0 has only /is_sleeping: asleep, but at which level it does not say.
+    instance = make_instance("iota", version="0.11.0")
+    assert run_job(instance, JobKind.LAUNCH).state == JobState.SUCCEEDED
+    instance.refresh_from_db()
+    before = completion(instance)
+    httpx.post(f"{instance.base_url}/sleep?level=2", timeout=30).raise_for_status()
+    assert reconcile_all() == ["iota: console had awake, engine reports sleeping (level 2)"]
+    assert run_job(instance, JobKind.WAKE).state == JobState.SUCCEEDED
+    assert completion(instance) == before
 
 
 def test_a_killed_engine_becomes_an_error_with_its_last_log_lines(
