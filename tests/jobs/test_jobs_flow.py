@@ -183,3 +183,19 @@ def test_a_launch_that_dies_at_start_reports_the_engines_last_lines(
     instance.refresh_from_db()
     assert instance.state == InstanceState.ERROR
     assert instance.state_detail
+
+
+def test_a_switch_that_fits_wakes_first_and_sleeps_the_other_after(
+    make_instance: InstanceFactory,
+) -> None:
+    incoming = make_instance("kappa")
+    outgoing = make_instance("lambda")
+    assert run_job(incoming, JobKind.LAUNCH).state == JobState.SUCCEEDED
+    assert run_job(incoming, JobKind.SLEEP, level=1).state == JobState.SUCCEEDED
+    assert run_job(outgoing, JobKind.LAUNCH).state == JobState.SUCCEEDED
+    switch = run_job(incoming, JobKind.SWITCH, sleep=[outgoing.pk], level=2)
+    assert switch.state == JobState.SUCCEEDED, switch.error
+    steps = [(s["step"], s["instance"]) for s in switch.outcome_detail["steps"]]
+    assert steps == [("wake", "kappa"), ("sleep", "lambda")]
+    outgoing.refresh_from_db()
+    assert (outgoing.state, outgoing.sleep_level) == (InstanceState.SLEEPING, 2)
