@@ -10,4 +10,4 @@ import os
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
 os.environ.setdefault("CONSOLE_REDIS_PREFIX", f"test-{os.getpid()}:")
 
-from console.settings import *  # noqa: E402, F403
+from console.settings import *  # noqa: F403
