@@ -83,7 +83,9 @@ def request_job(request: JobRequest) -> Job:
     """Create the job row and enqueue it when the transaction commits."""
     with transaction.atomic():
         instance = (
-            Instance.objects.select_for_update().select_related("host").get(pk=request.instance_id)
+            Instance.objects.select_for_update(of=("self",))
+            .select_related("host")
+            .get(pk=request.instance_id)
         )
         active = Job.objects.filter(instance=instance, state__in=ACTIVE_STATES).first()
         if active is not None and not request.queue_behind:

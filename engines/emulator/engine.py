@@ -109,11 +109,15 @@ class Engine:
             return
         offload = level == 1
         started = time.perf_counter()
+        # vLLM's worker measures "freed" as the change of free device memory around the sleep
+        # (vllm 0.11.0 ``v1/worker/gpu_worker.py:117``), so on a real GPU it can differ from
+        # the allocator's figure: measure it the same way.
+        before = await asyncio.to_thread(self.backend.gpu_used_bytes)
         figures = SleepFigures(0, 0)
         if self.config.enable_sleep_mode:
             figures = await asyncio.to_thread(self.backend.sleep, offload)
         in_use = await asyncio.to_thread(self.backend.gpu_used_bytes)
-        self._log_worker_sleep(figures, in_use)
+        self._log_worker_sleep(figures, before - in_use, in_use)
         elapsed = time.perf_counter() - started
         self.sleeping_tags = set(TAGS)
         if self.config.enable_sleep_mode and not offload:
@@ -134,7 +138,7 @@ class Engine:
         )
         self.log.info(self.log.layout.core, "prefix_reset", message)
 
-    def _log_worker_sleep(self, figures: SleepFigures, in_use: int) -> None:
+    def _log_worker_sleep(self, figures: SleepFigures, freed: int, in_use: int) -> None:
         version = self.config.version
         for worker in self.log.layout.workers:
             if self.features.has_cumem_log:
@@ -142,8 +146,8 @@ class Engine:
                     figures.freed / GIB, figures.backed_up / GIB, figures.discarded / GIB
                 )
                 self.log.info(worker, "cumem", cumem)
-            freed = lines.sleep_freed(version, figures.freed / GIB, in_use / GIB)
-            self.log.info(worker, "sleep_freed", freed)
+            summary = lines.sleep_freed(version, freed / GIB, in_use / GIB)
+            self.log.info(worker, "sleep_freed", summary)
 
     # --- wake --------------------------------------------------------------------------
 
