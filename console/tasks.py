@@ -6,6 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
+from console.gateway import idle
 from console.jobs import reconcile, runner
 
 
@@ -18,3 +19,10 @@ def run_job(self: Any, job_id: int) -> None:
 def reconcile_instances() -> None:
     reconcile.fail_stuck_jobs(runner.TIME_LIMITS)
     reconcile.reconcile_all()
+
+
+@shared_task(ignore_result=True, expires=10)
+def gateway_idle_policy() -> None:
+    """Gateway (issue 6): put instances idle past their T1/T2 to sleep."""
+    idle.run_idle_policy()
+

@@ -8,14 +8,16 @@ When the engine call fails in a way that leaves its state in doubt, the instance
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from django.utils import timezone
 
+from console.gateway.drain import close_and_drain
 from console.jobs import evidence, fit
 from console.jobs.capacity import gpu_memory, host_ram_figures, need_per_gpu_bytes
-from console.jobs.engine import engine_client
+from console.jobs.engine import engine_client, with_retries
 from console.jobs.outcome import JobOutcome
 from console.jobs.reconcile import doubt_instance
 from console.jobs.service import JobRefusedError
@@ -72,12 +74,16 @@ def sleep_instance(instance: Instance, level: int, outcome: JobOutcome) -> None:
         verdict = fit.check_host_ram_fits(instance.name, *host_ram_figures(instance))
         if not verdict.ok:
             raise JobRefusedError(verdict.reason)
+    # Gateway (issue 6): hold new /v1 requests and let those in flight finish first.
+    close_and_drain(instance)
     move(instance, {State.AWAKE}, State.FALLING_ASLEEP)
     since = timezone.now()
     before = evidence.gpu_used_bytes(instance)
     client = engine_client(instance)
     try:
-        client.sleep(level)
+        started = time.monotonic()
+        with_retries(lambda: client.sleep(level))
+        call_seconds = round(time.monotonic() - started, 3)
     except EngineError as error:
         after_failed_call(instance, error, stayed=State.AWAKE)
         raise
@@ -87,7 +93,7 @@ def sleep_instance(instance: Instance, level: int, outcome: JobOutcome) -> None:
     events = evidence.wait_for_events(instance, since, "sleep", evidence.SLEEP_EVENTS)
     figures = sleep_figures(events)
     after = evidence.gpu_used_bytes(instance, after=timezone.now())
-    outcome.add_step("sleep", instance.name, level=level, **figures)
+    outcome.add_step("sleep", instance.name, level=level, call_seconds=call_seconds, **figures)
     _merge(outcome, figures, before, after, evidence.excerpt(events))
 
 
@@ -104,7 +110,9 @@ def wake_instance(instance: Instance, tags: Sequence[str] | None, outcome: JobOu
     full = tags is None or set(tags) == ALL_TAGS
     client = engine_client(instance)
     try:
-        _call_wake(client, level, tags, full)
+        started = time.monotonic()
+        with_retries(lambda: _call_wake(client, level, tags, full))
+        call_seconds = round(time.monotonic() - started, 3)
         if full:
             move(instance, {State.WAKING}, State.AWAKE, state_detail="")
             # The first request after a wake is what users wait for: measure it.
@@ -122,7 +130,13 @@ def wake_instance(instance: Instance, tags: Sequence[str] | None, outcome: JobOu
     events = evidence.wait_for_events(instance, since, "wake", evidence.WAKE_EVENTS)
     seconds = wake_seconds(events)
     after = evidence.gpu_used_bytes(instance, after=timezone.now())
-    outcome.add_step("wake", instance.name, tags=sorted(tags) if tags else None, seconds=seconds)
+    outcome.add_step(
+        "wake",
+        instance.name,
+        tags=sorted(tags) if tags else None,
+        engine_seconds=seconds,
+        call_seconds=call_seconds,
+    )
     _merge(outcome, {"engine_seconds": seconds}, before, after, evidence.excerpt(events))
 
 

@@ -45,7 +45,10 @@ class _Server(uvicorn.Server):
 
 
 def _bind(config: EmulatorConfig) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in config.bind_host else socket.AF_INET)
+    family = socket.AF_INET6 if ":" in config.bind_host else socket.AF_INET
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only then; without it
+    # every keep-alive answer waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((config.bind_host, config.port))
     return sock

@@ -59,6 +59,8 @@ def test_launch_sleep_wake_stop_record_the_engines_figures(make_instance: Instan
     assert (sleep.wall_seconds or 0) >= (sleep.engine_seconds or 0)
     assert (sleep.gpu_used_before_bytes or 0) - (sleep.gpu_used_after_bytes or 0) >= 3.9 * GIB
     assert "fall asleep" in sleep.log_excerpt
+    (step,) = sleep.outcome_detail["steps"]
+    assert step["call_seconds"] >= step["engine_seconds"] > 0
     instance.refresh_from_db()
     assert (instance.state, instance.sleep_level) == (InstanceState.SLEEPING, 1)
 

@@ -44,16 +44,24 @@ def child_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def console_process(
-    argv: Sequence[str], data_dir: Path, log_name: str, ready_text: str, timeout: float = 60
+    argv: Sequence[str],
+    data_dir: Path,
+    log_name: str,
+    ready_text: str,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start ``python <argv>``, wait for ``ready_text`` in its output, stop it on exit."""
+    """Start ``python <argv>``, wait for ``ready_text`` in its output, stop it on exit.
+
+    ``env`` adds settings (``{"CONSOLE_GATEWAY_HOLD_SECONDS": "2"}``) to the child's.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"{log_name}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, *argv],
             cwd=ROOT,
-            env=child_env(data_dir),
+            env=child_env(data_dir, **(env or {})),
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -1,0 +1,148 @@
+"""The gateway's ASGI application: authenticate, route by model, hold if needed, forward.
+
+Pure ASGI (no Django request cycle on the hot path). Its per-process resources (one
+pooled ``httpx.AsyncClient``, one Redis client, the route table and its refresh task)
+are made on first use in the serving event loop, and closed on lifespan shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable
+
+from starlette.types import Receive, Scope, Send
+
+from console.gateway.auth import authenticate, check_model
+from console.gateway.config import GatewayConfig
+from console.gateway.errors import GatewayError
+from console.gateway.paths import forwardable_path
+from console.gateway.proxy import Upstream, forward
+from console.gateway.request import ClientGone, model_of, read_body, watch_disconnect
+from console.gateway.routes import Route
+from console.gateway.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class GatewayApp:
+    """``/v1/...`` as an ASGI app; one per process (``console.asgi`` mounts it)."""
+
+    def __init__(self, config: GatewayConfig | None = None) -> None:
+        self._config = config
+        self._runtime: Runtime | None = None
+        self._starting: asyncio.Lock | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        runtime = self._runtime or await self._start()
+        try:
+            await handle(runtime, scope, receive, send)
+        except GatewayError as error:
+            await send_error(send, error)
+        except ClientGone:
+            return
+
+    async def _start(self) -> Runtime:
+        self._starting = self._starting or asyncio.Lock()
+        async with self._starting:
+            if self._runtime is None:
+                self._runtime = await Runtime.start(self._config or GatewayConfig.from_settings())
+        return self._runtime
+
+    async def aclose(self) -> None:
+        if self._runtime is not None:
+            await self._runtime.aclose()
+            self._runtime = None
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def handle(runtime: Runtime, scope: Scope, receive: Receive, send: Send) -> None:
+    path = forwardable_path(scope["path"], scope.get("raw_path"))
+    headers: list[tuple[bytes, bytes]] = list(scope["headers"])
+    key = await authenticate(runtime.table, headers)
+    if path == "/v1/models" and scope["method"] == "GET":
+        allowed = [m for m in runtime.table.models() if key.may_use(m)]
+        await send_json(send, 200, models_list(allowed))
+        return
+    body = await read_body(receive, runtime.config.max_body_bytes)
+    model = model_of(body)
+    check_model(key, model)
+    runtime.table.used_key_ids.add(key.key_id)
+    upstream = Upstream(scope["method"], path, scope.get("query_string", b""), headers, body)
+    disconnected = asyncio.Event()
+    watcher = asyncio.create_task(watch_disconnect(receive, disconnected))
+    try:
+        await serve(runtime, model, upstream, send, disconnected)
+    finally:
+        watcher.cancel()
+
+
+async def serve(
+    runtime: Runtime, model: str, upstream: Upstream, send: Send, disconnected: asyncio.Event
+) -> None:
+    request_id = uuid.uuid4().hex
+    route = await until_disconnected(runtime.holder.acquire(model, request_id), disconnected)
+    if route is None:
+        await runtime.release_everywhere(model, request_id)
+        runtime.tally.add(model, dropped=1)
+        return
+    try:
+        status = await forward(runtime.http, route, upstream, send, disconnected)
+    except GatewayError:
+        runtime.tally.add(model, requests=1, errors=1)
+        raise
+    finally:
+        await runtime.gate.release(route.instance_id, request_id)
+    runtime.tally.add(model, requests=1, errors=int(status >= 500))
+
+
+async def until_disconnected(
+    waiting: Awaitable[Route], disconnected: asyncio.Event
+) -> Route | None:
+    """The route, or None when the client went away first (the hold is cancelled)."""
+    task = asyncio.ensure_future(waiting)
+    gone = asyncio.create_task(disconnected.wait())
+    done, _ = await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        gone.cancel()
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, GatewayError):
+        await task
+    return None
+
+
+def models_list(models: list[str]) -> dict[str, object]:
+    created = int(time.time())
+    cards = [{"id": m, "object": "model", "created": created, "owned_by": "vllm-console"}
+             for m in models]  # fmt: skip
+    return {"object": "list", "data": cards}
+
+
+async def send_json(send: Send, status: int, payload: object) -> None:
+    body = json.dumps(payload).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json")]})  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_error(send: Send, error: GatewayError) -> None:
+    await send({"type": "http.response.start", "status": error.status,
+                "headers": error.headers()})  # fmt: skip
+    await send({"type": "http.response.body", "body": error.body()})

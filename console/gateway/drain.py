@@ -1,0 +1,67 @@
+"""The job side of the gate: close it before a sleep and wait for in-flight requests.
+
+``sleepwake.sleep_instance`` calls ``close_and_drain`` before it moves the instance to
+``falling_asleep``: from then on the gateway holds new requests, and the engine is put to
+sleep only when none is in flight (vLLM <=0.16 crashes when a request in flight takes a
+step during sleep, vLLM #28714; 0.17+ would abort it). There is no explicit reopening
+after the wake: the gateway opens a gate once the instance is awake in a later stretch
+than the one the gate was closed in (``scripts.REOPEN_STALE``).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from functools import lru_cache
+
+from redis import Redis
+
+from console.gateway import keys, scripts
+from console.gateway.config import GatewayConfig
+from console.jobs.service import JobRefusedError
+from console.models import Instance
+
+_POLL_SECONDS = 0.05
+
+
+@lru_cache(maxsize=4)
+def sync_redis(url: str) -> Redis:
+    return Redis.from_url(url)
+
+
+def _episode(instance_id: int) -> int:
+    changed = Instance.objects.values_list("state_changed_at", flat=True).get(pk=instance_id)
+    return int(changed.timestamp() * 1_000_000)
+
+
+def close_gate(redis: Redis, prefix: str, instance_id: int) -> str:
+    """Close the gate for the instance's current awake stretch; returns the closing token."""
+    nonce = secrets.token_hex(8)
+    while True:
+        episode = _episode(instance_id)
+        token = f"{episode}:{nonce}"
+        redis.set(keys.gate(prefix, instance_id), token)
+        # The row moved between the read and the close (a reconcile correction): close
+        # again for the new stretch, or a web process would judge this closing stale.
+        if _episode(instance_id) == episode:
+            return token
+
+
+def inflight_count(redis: Redis, prefix: str, instance_id: int) -> int:
+    return int(redis.eval(scripts.COUNT_INFLIGHT, 1, keys.inflight(prefix, instance_id)))
+
+
+def close_and_drain(instance: Instance, config: GatewayConfig | None = None) -> None:
+    """Hold new requests, wait for in-flight ones; refuse the sleep if they do not finish."""
+    config = config or GatewayConfig.from_settings()
+    redis = sync_redis(config.redis_url)
+    token = close_gate(redis, config.redis_prefix, instance.pk)
+    deadline = time.monotonic() + config.drain_seconds
+    while (count := inflight_count(redis, config.redis_prefix, instance.pk)) > 0:
+        if time.monotonic() >= deadline:
+            redis.eval(scripts.OPEN_IF_MINE, 1, keys.gate(config.redis_prefix, instance.pk), token)
+            raise JobRefusedError(
+                f"{instance.name}: {count} gateway request(s) still in flight after "
+                f"{config.drain_seconds:g} s; not put to sleep"
+            )
+        time.sleep(_POLL_SECONDS)

@@ -1,0 +1,126 @@
+"""Hold and wake: a request for a model that cannot be served now waits, and wakes it.
+
+The first held request for a sleeping instance asks for one activate (switch) job, which
+wakes it and, when the GPUs are full, puts the least recently used neighbours to sleep.
+A Redis lock keeps several web processes from asking at once; a job already there
+(``JobConflictError``) is simply waited for. Held requests per model are capped across
+all web processes; past the cap, or past the hold timeout, the answer is 503 with
+Retry-After. The caller cancels the hold when its client disconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from asgiref.sync import sync_to_async
+from redis.asyncio import Redis
+
+from console.gateway import keys, scripts
+from console.gateway.config import GatewayConfig
+from console.gateway.errors import not_found, unavailable
+from console.gateway.figures import Tally
+from console.gateway.gate import AsyncGate
+from console.gateway.routes import Route, RouteTable
+from console.jobs.service import JobConflictError, JobRefusedError, JobRequest, request_job
+from console.models import InstanceState, JobKind
+
+log = logging.getLogger(__name__)
+
+# Held requests look at the table at least this often (it also wakes them on refresh).
+_RECHECK_SECONDS = 0.25
+# A failed activate job is asked for again after this long, not on every recheck.
+_WAKE_LOCK_SECONDS = 3
+
+
+def request_activate(instance_id: int) -> bool:
+    """Ask for the switch job that wakes the instance; False when one is already there."""
+    try:
+        request_job(JobRequest(instance_id, JobKind.SWITCH, {}))
+    except JobConflictError:
+        return False
+    except JobRefusedError as refused:
+        log.info("gateway could not ask to wake instance %s: %s", instance_id, refused)
+        return False
+    return True
+
+
+class Holder:
+    """Gets a request to an engine it may be sent to, holding it as long as needed."""
+
+    def __init__(
+        self, table: RouteTable, gate: AsyncGate, redis: Redis, config: GatewayConfig, tally: Tally
+    ) -> None:
+        self.table = table
+        self.tally = tally
+        self.gate = gate
+        self.redis = redis
+        self.config = config
+        self.holding = 0
+        self._hold = redis.register_script(scripts.HOLD)
+
+    async def lookup(self, model: str) -> Route:
+        route = self.table.route(model)
+        if route is None:
+            # A model registered a moment ago is served at once, not after the next refresh.
+            await self.table.refresh_for_miss()
+            route = self.table.route(model)
+        if route is None:
+            raise not_found(f"The model `{model}` does not exist.", "model_not_found")
+        return route
+
+    async def acquire(self, model: str, request_id: str) -> Route:
+        """The route to forward to, with the request marked in flight on it."""
+        route = await self.lookup(model)
+        if await self.gate.admit(route, request_id):
+            return route
+        return await self._held(model, request_id)
+
+    async def _held(self, model: str, request_id: str) -> Route:
+        p, cfg = self.config.redis_prefix, self.config
+        lease = cfg.hold_seconds + 30
+        if not await self._hold(keys=[keys.held(p, model)], args=[request_id, lease, cfg.max_held]):
+            self.tally.add(model, rejected=1)
+            raise unavailable(f"Too many requests are waiting for `{model}`; retry later.",
+                              "too_many_held", cfg.retry_after_seconds)  # fmt: skip
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        self.holding += 1
+        try:
+            route = await self._wait(model, request_id, started + cfg.hold_seconds)
+        finally:
+            self.holding -= 1
+            # Shielded: a hold cancelled by a disconnect must still leave the count.
+            await asyncio.shield(self.redis.zrem(keys.held(p, model), request_id))
+        self.tally.add(model, held=1, held_seconds=loop.time() - started)
+        return route
+
+    async def _wait(self, model: str, request_id: str, deadline: float) -> Route:
+        loop = asyncio.get_running_loop()
+        while True:
+            route = await self.lookup(model)
+            if route.state == InstanceState.STOPPED:
+                self.tally.add(model, rejected=1)
+                raise unavailable(f"The model `{model}` is not running.", "model_not_running",
+                                  self.config.retry_after_seconds)  # fmt: skip
+            if await self.gate.admit(route, request_id):
+                return route
+            if route.state == InstanceState.SLEEPING:
+                await self._ask_wake(route)
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                self.tally.add(model, rejected=1)
+                raise unavailable(
+                    f"The model `{model}` did not wake within {self.config.hold_seconds:g} s.",
+                    "wake_timeout",
+                    self.config.retry_after_seconds,
+                )
+            await self.table.changed(min(remaining, _RECHECK_SECONDS))
+
+    async def _ask_wake(self, route: Route) -> None:
+        lock = keys.waking(self.config.redis_prefix, route.instance_id)
+        if not await self.redis.set(lock, "1", nx=True, ex=_WAKE_LOCK_SECONDS):
+            return
+        asked = await sync_to_async(request_activate, thread_sensitive=False)(route.instance_id)
+        if asked:
+            self.tally.add(route.model, wakes_on_request=1)

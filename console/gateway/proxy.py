@@ -1,0 +1,98 @@
+"""Forward one admitted request to its engine and stream the answer back as it comes.
+
+Chunks are passed on as the engine sends them (``aiter_raw``: no decoding, no buffering),
+so SSE tokens reach the client one by one. The client's key is never sent on: the engine
+gets its own key, if it has one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import httpx
+from starlette.types import Send
+
+from console.gateway.errors import GatewayError
+from console.gateway.routes import Route
+
+Headers = list[tuple[bytes, bytes]]
+
+# Per connection, or the gateway's to set: never copied from one side to the other.
+_HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate",
+                         b"proxy-authorization", b"te", b"trailer", b"transfer-encoding",
+                         b"upgrade"})  # fmt: skip
+_NOT_UPSTREAM = _HOP_BY_HOP | {b"host", b"authorization", b"content-length"}
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """What to send to the engine."""
+
+    method: str
+    path: str
+    query: bytes
+    headers: Headers
+    body: bytes
+
+
+def upstream_headers(client_headers: Headers, api_key: str) -> Headers:
+    headers = [(k, v) for k, v in client_headers if k.lower() not in _NOT_UPSTREAM]
+    if api_key:
+        headers.append((b"authorization", b"Bearer " + api_key.encode()))
+    return headers
+
+
+def downstream_headers(engine_headers: Headers) -> Headers:
+    return [(k, v) for k, v in engine_headers if k.lower() not in _HOP_BY_HOP]
+
+
+async def forward(
+    client: httpx.AsyncClient,
+    route: Route,
+    upstream: Upstream,
+    send: Send,
+    disconnected: asyncio.Event,
+) -> int:
+    """Send the request, stream the answer to ``send``; returns the engine's status.
+
+    Raises ``GatewayError`` (502/504) when the engine cannot be reached; once the answer
+    has started, a broken engine connection just ends the body (the client sees it cut).
+    """
+    url = httpx.URL(route.base_url + upstream.path, query=upstream.query)
+    request = client.build_request(
+        upstream.method,
+        url,
+        headers=upstream_headers(upstream.headers, route.api_key),
+        content=upstream.body,
+    )
+    try:
+        response = await client.send(request, stream=True)
+    except httpx.TimeoutException as error:
+        raise GatewayError(504, f"The engine did not answer: {error!r}", "server_error",
+                           "engine_timeout") from error  # fmt: skip
+    except httpx.TransportError as error:
+        raise GatewayError(502, f"The engine cannot be reached: {error!r}", "server_error",
+                           "engine_unreachable") from error  # fmt: skip
+    try:
+        await send({"type": "http.response.start", "status": response.status_code,
+                    "headers": downstream_headers(response.headers.raw)})  # fmt: skip
+        complete = await _stream(response, send, disconnected)
+    finally:
+        await response.aclose()
+    return response.status_code if complete else 502
+
+
+async def _stream(response: httpx.Response, send: Send, disconnected: asyncio.Event) -> bool:
+    """Pass the body on chunk by chunk; False when the engine broke off mid-answer."""
+    try:
+        async for chunk in response.aiter_raw():
+            if disconnected.is_set():
+                # Closing the engine's response makes vLLM abort the request.
+                return True
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    except httpx.TransportError:
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return False
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    return True

@@ -1,0 +1,51 @@
+"""Reading what the client sent: the body (bounded), its ``model``, its disconnection."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from starlette.types import Receive
+
+from console.gateway.errors import GatewayError, bad_request
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request was read: nobody to answer."""
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise GatewayError(413, f"The request body is over {limit} bytes.",
+                               "invalid_request_error", "body_too_large")  # fmt: skip
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def model_of(body: bytes) -> str:
+    try:
+        payload = json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        raise bad_request("The request body is not valid JSON.") from None
+    model = payload.get("model") if isinstance(payload, dict) else None
+    if not isinstance(model, str) or not model:
+        raise bad_request("Say which model to use: the body needs a `model`.", param="model")
+    return model
+
+
+async def watch_disconnect(receive: Receive, disconnected: asyncio.Event) -> None:
+    """Set ``disconnected`` when the client goes away (after the body was read)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            disconnected.set()
+            return

@@ -1,0 +1,133 @@
+"""The in-process table of model -> instances and key hash -> key, refreshed about once a second.
+
+The hot path never queries the database: it reads this table, which one background task
+per process reloads (faster while requests are held, so a finished wake is seen within
+about 0.1 s). Waiters block on ``changed()`` instead of polling the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+
+from console.models import Instance, InstanceState
+from console.models.gateway import InferenceKey
+
+
+@dataclass(frozen=True)
+class Route:
+    """One instance serving a model, as the database had it at the last refresh."""
+
+    instance_id: int
+    model: str
+    base_url: str
+    api_key: str
+    state: str
+    state_changed_at: datetime
+
+    @property
+    def episode(self) -> int:
+        """Identifies this stretch of the state: microseconds since the epoch of its start."""
+        return int(self.state_changed_at.timestamp() * 1_000_000)
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    """A usable inference key: its row id and the models it may use (empty = all)."""
+
+    key_id: int
+    allowed: frozenset[str]
+
+    def may_use(self, model: str) -> bool:
+        return not self.allowed or model in self.allowed
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the hot path needs, loaded in one go."""
+
+    routes: dict[str, list[Route]] = field(default_factory=dict)
+    keys: dict[str, KeyEntry] = field(default_factory=dict)
+
+
+def load_snapshot(used_key_ids: set[int]) -> Snapshot:
+    """Read instances and keys; stamp ``last_used_at`` on the keys used since last time."""
+    if used_key_ids:
+        InferenceKey.objects.filter(pk__in=used_key_ids).update(last_used_at=timezone.now())
+    routes: dict[str, list[Route]] = {}
+    rows = Instance.objects.order_by("pk").values_list(
+        "pk", "served_model_name", "base_url", "api_key", "state", "state_changed_at"
+    )
+    for pk, model, base_url, api_key, state, changed in rows:
+        route = Route(pk, model, base_url.rstrip("/"), api_key, state, changed)
+        routes.setdefault(model, []).append(route)
+    keys = {
+        key_hash: KeyEntry(pk, frozenset(allowed or ()))
+        for pk, key_hash, allowed in InferenceKey.objects.filter(
+            revoked_at__isnull=True
+        ).values_list("pk", "key_hash", "allowed_models")
+    }
+    return Snapshot(routes, keys)
+
+
+class RouteTable:
+    """The current snapshot, its refresh, and a way to wait for the next one."""
+
+    def __init__(self, on_load: Callable[[Snapshot], Awaitable[object]] | None = None) -> None:
+        self.snapshot = Snapshot()
+        self.on_load = on_load
+        self.used_key_ids: set[int] = set()
+        self.unknown_keys: set[str] = set()
+        self._changed = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self.generation = 0
+
+    async def refresh(self) -> Snapshot:
+        async with self._lock:
+            await self._load()
+        return self.snapshot
+
+    async def refresh_for_miss(self) -> None:
+        """Reload for a key or model the table does not know, unless one reload is under
+        way already: requests missing together share it (a new key works at once)."""
+        seen = self.generation
+        async with self._lock:
+            if self.generation == seen:
+                await self._load()
+
+    async def _load(self) -> None:
+        used, self.used_key_ids = self.used_key_ids, set()
+        self.snapshot = await sync_to_async(load_snapshot, thread_sensitive=False)(used)
+        self.generation += 1
+        self.unknown_keys = set()
+        if self.on_load is not None:
+            # Before waiters hear of it: gates to reopen are open when they look.
+            await self.on_load(self.snapshot)
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def changed(self, seconds: float) -> None:
+        """Return after the next refresh, or after ``seconds``."""
+        try:
+            await asyncio.wait_for(self._changed.wait(), seconds)
+        except TimeoutError:
+            return
+
+    def route(self, model: str) -> Route | None:
+        """An awake instance of the model if any, else the first one (to be woken)."""
+        routes = self.snapshot.routes.get(model)
+        if not routes:
+            return None
+        awake = [r for r in routes if r.state == InstanceState.AWAKE]
+        return awake[0] if awake else routes[0]
+
+    def key(self, key_hash: str) -> KeyEntry | None:
+        return self.snapshot.keys.get(key_hash)
+
+    def models(self) -> list[str]:
+        return sorted(self.snapshot.routes)

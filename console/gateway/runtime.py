@@ -1,0 +1,74 @@
+"""A web process's gateway resources, bound to its event loop, and their refresh task."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import httpx
+from redis.asyncio import Redis
+
+from console.gateway import keys
+from console.gateway.config import GatewayConfig
+from console.gateway.figures import Tally
+from console.gateway.gate import AsyncGate
+from console.gateway.hold import Holder
+from console.gateway.routes import RouteTable, Snapshot
+
+log = logging.getLogger(__name__)
+
+# While requests are held, the table is reloaded this often so a wake is seen at once.
+_HOLDING_REFRESH_SECONDS = 0.1
+
+
+class Runtime:
+    """One pooled HTTP client, one Redis client, the route table, the gate, the holder."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.redis = Redis.from_url(config.redis_url)
+        limits = httpx.Limits(max_connections=1024, max_keepalive_connections=256)
+        timeout = httpx.Timeout(config.upstream_timeout, connect=5.0)
+        self.http = httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False)
+        self.gate = AsyncGate(self.redis, config)
+        self.table = RouteTable(on_load=self._on_load)
+        self.tally = Tally()
+        self.holder = Holder(self.table, self.gate, self.redis, config, self.tally)
+        self._refresher: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def start(cls, config: GatewayConfig) -> Runtime:
+        runtime = cls(config)
+        await runtime.table.refresh()
+        runtime._refresher = asyncio.create_task(runtime._refresh_forever())
+        return runtime
+
+    async def _on_load(self, snapshot: Snapshot) -> None:
+        await self.gate.reopen_stale([r for routes in snapshot.routes.values() for r in routes])
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            held = self.holder.holding > 0
+            await asyncio.sleep(_HOLDING_REFRESH_SECONDS if held else self.config.refresh_seconds)
+            try:
+                await self.table.refresh()
+                await self.tally.flush(self.redis, self.config.redis_prefix)
+            except Exception:
+                # A database or Redis hiccup must not stop the refreshes: the next one retries.
+                log.exception("gateway route refresh failed")
+
+    async def release_everywhere(self, model: str, request_id: str) -> None:
+        """Drop a request's in-flight mark on every instance of the model (after a cancel)."""
+        for route in self.table.snapshot.routes.get(model, []):
+            await self.redis.zrem(keys.inflight(self.config.redis_prefix, route.instance_id),
+                                  request_id)  # fmt: skip
+
+    async def aclose(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+        await self.http.aclose()
+        await self.tally.flush(self.redis, self.config.redis_prefix)
+        await self.redis.aclose()
