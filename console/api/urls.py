@@ -7,6 +7,7 @@ from rest_framework.routers import SimpleRouter
 from console.api.actions import ACTION_VIEWS
 from console.api.base import AUTHENTICATION
 from console.api.errors import NOT_FOUND_ROUTE, not_found
+from console.api.keys import InferenceKeyViewSet
 from console.api.views import AuditViewSet, HostViewSet, InstanceViewSet, JobViewSet, MeView
 from console.roles import Action, RolePermission, role_required
 
@@ -15,6 +16,7 @@ router.register("instances", InstanceViewSet, basename="instance")
 router.register("jobs", JobViewSet, basename="job")
 router.register("hosts", HostViewSet, basename="host")
 router.register("audit", AuditViewSet, basename="audit")
+router.register("inference-keys", InferenceKeyViewSet, basename="inference-key")
 
 schema_view = SpectacularAPIView.as_view(
     authentication_classes=AUTHENTICATION, permission_classes=(RolePermission,)

@@ -3,7 +3,7 @@
 Add a row here for each new URL pattern or websocket route; ``test_role_matrix`` fails
 for a pattern without one (and for a row whose pattern is gone). Routes are keyed
 ``namespace:name`` (or the pattern text when unnamed); ``url`` may use ``{instance}``,
-``{job}`` and ``{host}``.
+``{job}``, ``{host}`` and ``{key}`` (an inference key).
 """
 
 from __future__ import annotations
@@ -94,6 +94,16 @@ ROWS: tuple[Row, ...] = (
     Row("host-detail", "get", "/api/hosts/{host}/", READ),
     Row("audit-list", "get", "/api/audit/", api(403, 403, 200)),
     Row("audit-list", "post", "/api/audit/", api(405, 405, 405), {"action": "x"}),
+    Row("inference-key-list", "get", "/api/inference-keys/", api(403, 403, 200)),
+    Row(
+        "inference-key-list",
+        "post",
+        "/api/inference-keys/",
+        api(403, 403, 201),
+        {"name": "ci", "allowed_models": ["org/model"]},
+    ),
+    Row("inference-key-detail", "get", "/api/inference-keys/{key}/", api(403, 403, 200)),
+    Row("inference-key-detail", "delete", "/api/inference-keys/{key}/", api(403, 403, 204)),
     Row("me", "get", "/api/me/", READ),
     Row("schema", "get", "/api/schema/", READ),
     Row("docs", "get", "/api/docs/", page()),

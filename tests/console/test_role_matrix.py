@@ -8,6 +8,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from console.models import JobState
+from console.models.gateway import InferenceKey
 from console.roles import Role
 from tests.console.conftest import create_host, create_instance, create_job, create_user
 from tests.console.role_matrix import (
@@ -55,7 +56,8 @@ def test_role_matrix(row: Row, who: Principal) -> None:
     instance = create_instance()
     host = create_host()
     job = create_job(instance, state=JobState.SUCCEEDED)
-    url = row.url.format(instance=instance.pk, job=job.pk, host=host.pk)
+    key, _ = InferenceKey.issue("matrix", [])
+    url = row.url.format(instance=instance.pk, job=job.pk, host=host.pk, key=key.pk)
     client = client_for(who)
     response = getattr(client, row.method)(url, dict(row.body), format="json")
     assert response.status_code == row.expect[who], response.content[:300]
