@@ -25,4 +25,3 @@ def reconcile_instances() -> None:
 def gateway_idle_policy() -> None:
     """Gateway (issue 6): put instances idle past their T1/T2 to sleep."""
     idle.run_idle_policy()
-
