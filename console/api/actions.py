@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -109,6 +109,12 @@ RESPONSES = {
 }
 
 
+def documented(body: type[QueueSerializer]) -> Any:
+    """The operation's request body and answers in the OpenAPI schema."""
+    return extend_schema_view(post=extend_schema(request=body, responses=RESPONSES))
+
+
+@documented(SleepSerializer)
 class SleepView(InstanceActionView):
     """Put the instance to sleep (level 1 or 2)."""
 
@@ -116,11 +122,8 @@ class SleepView(InstanceActionView):
     write_action = Action.SLEEP
     body = SleepSerializer
 
-    @extend_schema(request=SleepSerializer, responses=RESPONSES)
-    def post(self, request: Request, pk: int) -> Response:
-        return super().post(request, pk)
 
-
+@documented(WakeSerializer)
 class WakeView(InstanceActionView):
     """Wake the instance (all of it, or some tags); level 2 reloads the weights."""
 
@@ -128,11 +131,8 @@ class WakeView(InstanceActionView):
     write_action = Action.WAKE
     body = WakeSerializer
 
-    @extend_schema(request=WakeSerializer, responses=RESPONSES)
-    def post(self, request: Request, pk: int) -> Response:
-        return super().post(request, pk)
 
-
+@documented(SwitchSerializer)
 class SwitchView(InstanceActionView):
     """Make the instance awake, putting to sleep the instances in its way on its GPUs."""
 
@@ -140,31 +140,21 @@ class SwitchView(InstanceActionView):
     write_action = Action.SWITCH
     body = SwitchSerializer
 
-    @extend_schema(request=SwitchSerializer, responses=RESPONSES)
-    def post(self, request: Request, pk: int) -> Response:
-        return super().post(request, pk)
 
-
+@documented(QueueSerializer)
 class LaunchView(InstanceActionView):
     """Start the instance's engine on its host (by the host's agent)."""
 
     kind = JobKind.LAUNCH
     write_action = Action.LAUNCH
 
-    @extend_schema(request=QueueSerializer, responses=RESPONSES)
-    def post(self, request: Request, pk: int) -> Response:
-        return super().post(request, pk)
 
-
+@documented(QueueSerializer)
 class StopView(InstanceActionView):
     """Stop an engine the console launched (SIGTERM, then SIGKILL)."""
 
     kind = JobKind.STOP
     write_action = Action.STOP
-
-    @extend_schema(request=QueueSerializer, responses=RESPONSES)
-    def post(self, request: Request, pk: int) -> Response:
-        return super().post(request, pk)
 
 
 ACTION_VIEWS = {
