@@ -6,3 +6,7 @@ from django.apps import AppConfig
 class ConsoleConfig(AppConfig):
     name = "console"
     verbose_name = "vLLM Console"
+
+    def ready(self) -> None:
+        # Signal receivers of the live feed: state changes, new jobs, users losing access.
+        from console.realtime import notify, revocation  # noqa: F401

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
+from django.utils import timezone
 
 from console.gateway import idle
+from console.history import rollup
 from console.jobs import reconcile, runner
 
 
@@ -25,3 +27,9 @@ def reconcile_instances() -> None:
 def gateway_idle_policy() -> None:
     """Gateway (issue 6): put instances idle past their T1/T2 to sleep."""
     idle.run_idle_policy()
+
+
+@shared_task(ignore_result=True, expires=120)
+def history_rollup() -> None:
+    """Live data (issue 5): roll samples up to minutes and hours, then apply retention."""
+    rollup.maintain(timezone.now())

@@ -1,8 +1,13 @@
-"""URL configuration: pages, the REST API under /api/, the OpenAPI schema."""
+"""URL configuration: pages, the REST API under /api/, the OpenAPI schema, /metrics."""
 
 from django.urls import include, path
 
+from console.promexport.views import metrics
+
 urlpatterns = [
+    path("metrics", metrics, name="metrics"),
+    # Before the API: its last pattern answers 404 for anything under /api/ it does not know.
+    path("api/history/", include("console.history.urls")),
     path("api/", include("console.api.urls")),
     path("", include("console.web.urls")),
 ]

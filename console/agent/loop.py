@@ -13,9 +13,11 @@ from datetime import datetime
 from pathlib import Path
 
 import psutil
+from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from console.history.scrape import EngineScraper
 from console.models import (
     EngineEvent,
     Gpu,
@@ -26,6 +28,10 @@ from console.models import (
     Subject,
     transition,
 )
+from console.realtime import notify
+from console.realtime.events import Event
+from console.realtime.logfollow import LineFollower
+from console.realtime.publisher import publish
 from engines.launcher.logfiles import last_lines
 from engines.logparser import EngineLogEvent, LogTail
 from engines.probes import GpuProbe, GpuReading, process_tree_rss, read_host
@@ -35,6 +41,12 @@ log = logging.getLogger(__name__)
 State = InstanceState
 # States in which the engine's process should be alive.
 RUNNING_STATES = [State.AWAKE, State.SLEEPING, State.FALLING_ASLEEP, State.WAKING, State.UNKNOWN]
+# Live data (issue 5): engines whose /metrics are scraped (not while a job moves them).
+SCRAPED_STATES = {State.AWAKE, State.SLEEPING}
+
+
+def _scraper() -> EngineScraper:
+    return EngineScraper(settings.CONSOLE_ENGINE_SCRAPE_SECONDS)
 
 
 def register(name: str, probe: GpuProbe, version: str) -> Host:
@@ -67,6 +79,10 @@ class AgentLoop:
     stopped: threading.Event = field(default_factory=threading.Event)
     # Logs found at start were read by the agent that ran before: skip what they hold.
     primed: bool = False
+    # Live data (issue 5): raw log lines for the live tail, engine /metrics for the samples.
+    lines: dict[int, LineFollower] = field(default_factory=dict)
+    scraper: EngineScraper = field(default_factory=_scraper)
+    live: list[Event] = field(default_factory=list)
 
     def run_forever(self) -> None:
         while not self.stopped.wait(self.interval):
@@ -87,6 +103,9 @@ class AgentLoop:
             self.follow_log(instance)
             self.check_alive(instance)
         self.primed = True
+        # Live data (issue 5): the tick's events in one publication (one Redis round trip).
+        live, self.live = self.live, []
+        publish(*live)
 
     def sample(self, now: datetime, readings: list[GpuReading], instances: list[Instance]) -> None:
         gpus = {gpu.index: gpu for gpu in Gpu.objects.filter(host=self.host)}
@@ -110,13 +129,16 @@ class AgentLoop:
         for instance in instances:
             if instance.pid and alive(instance.pid):
                 rss = process_tree_rss(instance.pid, self.sim_dir)
+                scraped = self.scraper.figures(instance) if instance.state in SCRAPED_STATES else {}
                 rows.append(
                     MemorySample(
                         at=now, subject=Subject.INSTANCE, host=self.host,
                         instance=instance, used_bytes=rss, total_bytes=ram.total_bytes,
+                        extra=scraped,
                     )
                 )  # fmt: skip
         MemorySample.objects.bulk_create(rows)
+        self.live += notify.sample_events(self.host, rows)  # Live data (issue 5)
 
     def follow_log(self, instance: Instance) -> None:
         if not instance.log_path:
@@ -128,7 +150,16 @@ class AgentLoop:
                 tail.poll()
         events = tail.poll()
         if events:
-            EngineEvent.objects.bulk_create(_event_row(instance, event) for event in events)
+            rows = EngineEvent.objects.bulk_create([_event_row(instance, e) for e in events])
+            self.live += notify.engine_event_messages(rows)  # Live data (issue 5)
+        self.follow_lines(instance)
+
+    def follow_lines(self, instance: Instance) -> None:
+        """Live data (issue 5): every new log line to the instance page's live tail."""
+        follower = self.lines.get(instance.pk)
+        if follower is None or follower.path != Path(instance.log_path):
+            follower = self.lines[instance.pk] = LineFollower(Path(instance.log_path))
+        self.live += notify.log_line_events(instance.pk, follower.poll())
 
     def check_alive(self, instance: Instance) -> None:
         """An engine the console launched whose process is gone: error, with its last lines."""

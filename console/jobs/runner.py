@@ -20,6 +20,7 @@ from console.jobs.outcome import JobOutcome
 from console.jobs.reconcile import doubt_instance
 from console.jobs.service import JobRefusedError, check_state, dispatch_next
 from console.models import Job, JobKind, JobState, transition_job
+from console.realtime import notify
 from engines.errors import EngineError
 from engines.launcher import LaunchError
 
@@ -60,6 +61,7 @@ def claim(job_id: int, task_id: str) -> Job | None:
     """Move the job to running, or say why not (None) and deal with a lost run."""
     # False also when another job of the instance runs: this one is dispatched after it.
     if transition_job(job_id, {JobState.QUEUED}, JobState.RUNNING, celery_task_id=task_id):
+        notify.job_changed(job_id)  # Live data (issue 5)
         return Job.objects.select_related("instance", "instance__host").get(pk=job_id)
     stale = Job.objects.filter(pk=job_id, state=JobState.RUNNING, celery_task_id=task_id)
     if stale.update(
@@ -67,6 +69,7 @@ def claim(job_id: int, task_id: str) -> Job | None:
         finished_at=timezone.now(),
         error="the worker running this job was lost; the instance's state is being re-read",
     ):
+        notify.job_changed(job_id)  # Live data (issue 5)
         interrupted = Job.objects.get(pk=job_id)
         doubt_instance(interrupted.instance_id, "a job was interrupted")
         dispatch_next(interrupted.instance_id)
@@ -105,11 +108,12 @@ def describe(failure: BaseException) -> str:
 
 
 def finish(job: Job, state: JobState, error: str, outcome: JobOutcome, wall_seconds: float) -> None:
-    transition_job(
+    if transition_job(
         job.pk,
         {JobState.RUNNING},
         state,
         wall_seconds=round(wall_seconds, 3),
         error=error,
         **outcome.fields(),
-    )
+    ):
+        notify.job_changed(job.pk)  # Live data (issue 5)

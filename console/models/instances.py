@@ -17,6 +17,7 @@ from console.models.validators import (
     validate_string_list,
     validate_string_map,
 )
+from console.realtime.signals import instance_state_changed
 
 
 class InstanceState(models.TextChoices):
@@ -154,6 +155,9 @@ def transition(
             raise ValueError("going to sleeping needs sleep_level=1 or 2")
     else:
         fields["sleep_level"] = None
-    return conditional_update(
+    moved = conditional_update(
         Instance, instance_id, expected, state=to, state_changed_at=timezone.now(), **fields
     )
+    if moved:  # Live data (issue 5): every state change reaches the pages (realtime.notify).
+        instance_state_changed.send(sender=Instance, instance_id=instance_id)
+    return moved

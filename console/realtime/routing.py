@@ -1,5 +1,10 @@
-"""WebSocket routes (filled by the live-dashboard work)."""
+"""WebSocket routes: the dashboard feed and the per-instance feed."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from console.realtime.consumers import ConsoleConsumer, InstanceConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws/console/", ConsoleConsumer.as_asgi()),
+    path("ws/instances/<int:instance_id>/", InstanceConsumer.as_asgi()),
+]

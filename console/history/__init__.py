@@ -1,0 +1,1 @@
+"""Memory, timing and latency history: chart queries, rollups, retention and CSV export."""

@@ -1,0 +1,1 @@
+"""The console's own Prometheus ``/metrics``: instance states, jobs, sleep/wake, memory."""

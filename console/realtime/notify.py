@@ -1,0 +1,84 @@
+"""Publish what changed in the database: the sync side used by tasks, the agent, signals.
+
+Every publication of a row waits for the transaction that made the change to commit
+(``on_commit`` runs at once outside a transaction), so a page never sees a state that
+a rollback then takes back, and the payload is read from the committed row. The agent
+builds its tick's events here and publishes them together at the end of the tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from console.models import EngineEvent, Host, Instance, Job, MemorySample, Subject
+from console.realtime import payloads
+from console.realtime.events import Event
+from console.realtime.publisher import publish
+from console.realtime.signals import instance_state_changed
+
+
+def instance_changed(instance_id: int) -> None:
+    transaction.on_commit(lambda: _publish_instance(instance_id))
+
+
+def _publish_instance(instance_id: int) -> None:
+    row = Instance.objects.filter(pk=instance_id).first()
+    if row is not None:
+        publish(payloads.instance_state(row))
+
+
+def job_changed(job_id: int) -> None:
+    transaction.on_commit(lambda: _publish_job(job_id))
+
+
+def _publish_job(job_id: int) -> None:
+    row = Job.objects.filter(pk=job_id).first()
+    if row is not None:
+        publish(payloads.job_update(row))
+
+
+@receiver(instance_state_changed, dispatch_uid="realtime-instance-state")
+def on_instance_state_changed(sender: Any, instance_id: int, **kwargs: Any) -> None:
+    instance_changed(instance_id)
+
+
+@receiver(post_save, sender=Job, dispatch_uid="realtime-job-created")
+def on_job_saved(sender: Any, instance: Job, created: bool, **kwargs: Any) -> None:
+    """A new (queued) job; its later moves are conditional updates, published by the runner."""
+    if created:
+        job_changed(instance.pk)
+
+
+@receiver(post_save, sender=EngineEvent, dispatch_uid="realtime-engine-event")
+def on_engine_event_saved(sender: Any, instance: EngineEvent, created: bool, **kwargs: Any) -> None:
+    """The console's own observations (state corrected, engine died or unreachable); the
+    agent's bulk-created log events send no signal and are published by the agent."""
+    if created:
+        transaction.on_commit(lambda: publish(payloads.engine_event(instance)))
+
+
+def sample_events(host: Host, rows: Iterable[MemorySample]) -> list[Event]:
+    """The gpu.sample and host.sample events of one agent tick's rows (gpu/instance loaded)."""
+    rows = list(rows)
+    rss = {row.instance.name: row.used_bytes for row in rows if row.subject == Subject.INSTANCE
+           and row.instance is not None}  # fmt: skip
+    events: list[Event] = []
+    for row in rows:
+        if row.subject == Subject.GPU and row.gpu is not None:
+            events.append(payloads.gpu_sample(host, row.gpu, row))
+        elif row.subject == Subject.HOST:
+            events.append(payloads.host_sample(host, row, rss))
+    return events
+
+
+def engine_event_messages(rows: Iterable[EngineEvent]) -> list[Event]:
+    return [payloads.engine_event(row) for row in rows]
+
+
+def log_line_events(instance_id: int, lines: Iterable[str]) -> list[Event]:
+    return [payloads.log_line(instance_id, line) for line in lines]

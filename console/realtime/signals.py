@@ -1,0 +1,7 @@
+"""Signals the data model sends for the realtime feed (no model imports: models import this)."""
+
+from django.dispatch import Signal
+
+# Sent by ``console.models.instances.transition`` after a transition moved a row, with
+# ``instance_id``; ``console.realtime.notify`` publishes the row once it is committed.
+instance_state_changed = Signal()
