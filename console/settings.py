@@ -232,6 +232,11 @@ CONSOLE_LINK_GBPS = env.number("CONSOLE_LINK_GBPS", 52.0, minimum=0.1)
 CONSOLE_METRICS_PUBLIC = env.boolean("CONSOLE_METRICS_PUBLIC", False)
 CONSOLE_METRICS_TOKEN = env.optional("CONSOLE_METRICS_TOKEN")
 CONSOLE_ENGINE_SCRAPE_SECONDS = env.number("CONSOLE_ENGINE_SCRAPE_SECONDS", 5.0, minimum=0.5)
+CELERY_BEAT_SCHEDULE["gateway-history"] = {
+    "task": "console.tasks.gateway_history",
+    "schedule": 60.0,
+    "options": {"queue": "control", "expires": 120.0},
+}
 CELERY_BEAT_SCHEDULE["history-rollup"] = {
     "task": "console.tasks.history_rollup",
     "schedule": 60.0,

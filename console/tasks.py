@@ -8,6 +8,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from console.gateway import idle
+from console.gateway.history import record as gateway_record
 from console.history import rollup
 from console.jobs import reconcile, runner
 
@@ -33,3 +34,9 @@ def gateway_idle_policy() -> None:
 def history_rollup() -> None:
     """Live data (issue 5): roll samples up to minutes and hours, then apply retention."""
     rollup.maintain(timezone.now())
+
+
+@shared_task(ignore_result=True, expires=120)
+def gateway_history() -> None:
+    """Store the gateway's per-model counts of the last minute."""
+    gateway_record(timezone.now())

@@ -41,3 +41,8 @@ def figures(prefix: str, model: str) -> str:
 def figures_index(prefix: str) -> str:
     """Set of the models that have figures."""
     return f"{prefix}gw:figures-models"
+
+
+def figures_recorded(prefix: str) -> str:
+    """JSON of every model's counters when the history last recorded them (for deltas)."""
+    return f"{prefix}gw:figures-recorded"

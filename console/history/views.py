@@ -19,6 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from console.api.base import ConsoleAPIView
+from console.gateway.figures import COUNTERS
+from console.gateway.history import series as gateway_series
 from console.history.export import iso_from_epoch, to_csv
 from console.history.latency import latency_series
 from console.history.memory import memory_series
@@ -26,6 +28,7 @@ from console.history.timings import timings
 from console.models import Subject
 
 OFFSET_AS_SPACE = re.compile(r" (\d\d:?\d\d)$")
+UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 DEFAULT_RANGE = timedelta(hours=1)
 MAX_RANGE = timedelta(days=400)
 RANGE = [
@@ -147,4 +150,25 @@ class LatencyHistoryView(HistoryView):
             return self.csv(f"latency-{instance_id}.csv", header, rows)
         return Response(
             {"resolution": series.resolution, "points": series.points, "note": series.note}
+        )
+
+
+class GatewayHistoryView(HistoryView):
+    """``?model=NAME&start=&end=`` -> gateway counts per minute or hour (all models if none)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("model", str, description="a served model name"), *RANGE],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request: Request) -> Response:
+        model = request.query_params.get("model") or None
+        start, end = time_range(request)
+        result = gateway_series(model, start, end)
+        header = ["time", *COUNTERS]
+        if self.wants_csv(request):
+            rows = [[iso_from_epoch(at), *values] for at, *values in result.points]
+            name = UNSAFE_IN_FILENAME.sub("_", model or "all")
+            return self.csv(f"gateway-{name}.csv", header, rows)
+        return Response(
+            {"resolution": result.resolution, "fields": header, "points": result.points}
         )

@@ -2,7 +2,7 @@
 
 from console.models.audit import AuditEntry, AuditEntryImmutableError, Outcome
 from console.models.events import EngineEvent, MemorySample, Resolution, Subject
-from console.models.gateway import InferenceKey
+from console.models.gateway import GatewaySample, InferenceKey
 from console.models.hosts import HEARTBEAT_STALE_AFTER, Gpu, Host
 from console.models.instances import TRANSITIONS, Instance, InstanceState, transition
 from console.models.jobs import JOB_TRANSITIONS, Job, JobKind, JobState, transition_job
@@ -15,6 +15,7 @@ __all__ = [
     "AuditEntry",
     "AuditEntryImmutableError",
     "EngineEvent",
+    "GatewaySample",
     "Gpu",
     "Host",
     "IllegalTransitionError",

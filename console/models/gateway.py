@@ -74,3 +74,30 @@ class InferenceKey(models.Model):
 
     def may_use(self, model: str) -> bool:
         return not self.allowed_models or model in self.allowed_models
+
+
+class GatewaySample(models.Model):
+    """What the gateway did for one model during one interval (about a minute).
+
+    Rows are the differences between two readings of the gateway's counters, so a query
+    sums them over any range. Only ever added; the oldest are deleted by retention.
+    """
+
+    at = models.DateTimeField(db_index=True)
+    model = models.CharField(max_length=200)
+    requests = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    held = models.PositiveIntegerField(default=0)
+    held_seconds = models.FloatField(default=0.0)
+    wakes_on_request = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    dropped = models.PositiveIntegerField(default=0)
+
+    objects: ClassVar[models.Manager[GatewaySample]] = models.Manager()
+
+    class Meta:
+        ordering = ("at", "pk")
+        indexes = (models.Index(fields=["model", "at"], name="gateway_sample_model_at"),)
+
+    def __str__(self) -> str:
+        return f"{self.model} at {self.at:%Y-%m-%d %H:%M}"

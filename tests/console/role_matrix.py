@@ -107,6 +107,7 @@ ROWS: tuple[Row, ...] = (
     Row("history-memory", "get", "/api/history/memory/?subject=gpu&id=1", READ),
     Row("history-timings", "get", "/api/history/timings/?instance={instance}", READ),
     Row("history-latency", "get", "/api/history/latency/?instance={instance}", READ),
+    Row("history-gateway", "get", "/api/history/gateway/", READ),
     Row("metrics", "get", "/metrics", READ),
     Row("me", "get", "/api/me/", READ),
     Row("schema", "get", "/api/schema/", READ),
