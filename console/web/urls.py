@@ -1,11 +1,15 @@
-"""Page routes: the dashboard, login and logout."""
+"""Page routes: login and logout, the dashboard, instances, history, the audit log."""
 
 from django.urls import path
 
+from console.web.pages import AuditView, HistoryView, InstanceView
 from console.web.views import DashboardView, LoginView, LogoutView
 
 urlpatterns = [
     path("", DashboardView.as_view(), name="dashboard"),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
+    path("instances/<int:pk>/", InstanceView.as_view(), name="instance"),
+    path("history/", HistoryView.as_view(), name="history"),
+    path("audit/", AuditView.as_view(), name="audit"),
 ]

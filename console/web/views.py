@@ -1,4 +1,4 @@
-"""Pages: login and logout (audited), and the dashboard."""
+"""Pages: login and logout (audited), and the live dashboard."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from django.views.generic import TemplateView
 from console import audit
 from console.models import Host, Instance, Outcome
 from console.roles import Action, RoleRequiredMixin, can, role_of
+from console.web.memory import BLANK_SEGMENT, host_cards
+from console.web.rows import InstanceRow, instance_rows
 
 
 class ConsolePageMixin(RoleRequiredMixin):
@@ -20,8 +22,10 @@ class ConsolePageMixin(RoleRequiredMixin):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context: dict[str, Any] = super().get_context_data(**kwargs)  # type: ignore[misc]
-        role = role_of(self.request.user)  # type: ignore[attr-defined]
+        user = self.request.user  # type: ignore[attr-defined]
+        role = role_of(user)
         context["role"] = role.label if role is not None else ""
+        context["can_view_audit"] = can(user, Action.VIEW_AUDIT)
         return context
 
 
@@ -54,18 +58,25 @@ class LogoutView(auth_views.LogoutView):
 
 
 class DashboardView(ConsolePageMixin, TemplateView):
-    """Hosts with their GPUs, and every instance with its state."""
+    """Hosts with their memory bars, every instance with its state and (operators) actions.
+
+    The first render comes from the database (latest samples); static/js/dashboard.js then
+    applies /ws/console/'s snapshot and events to the same partials.
+    """
 
     template_name = "dashboard.html"
     required_action = Action.VIEW
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        now = timezone.now()
-        hosts = list(Host.objects.prefetch_related("gpus"))
+        hosts = Host.objects.prefetch_related("gpus")
+        instances = list(Instance.objects.select_related("host").prefetch_related("gpus"))
         context.update(
-            hosts=[(host, host.is_online(now)) for host in hosts],
-            instances=Instance.objects.select_related("host").prefetch_related("gpus"),
+            cards=host_cards(hosts, instances, timezone.now()),
+            rows=instance_rows(instances),
+            blank_row=InstanceRow.blank(),
+            blank_segment=BLANK_SEGMENT,
             can_operate=can(self.request.user, Action.SLEEP),
+            page_config={"socket": "/ws/console/"},
         )
         return context

@@ -1,0 +1,163 @@
+"""Pages beyond the dashboard: one instance, memory history, the audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from django.http import HttpRequest
+from django.utils import timezone
+from django.views.generic import DetailView, ListView, TemplateView
+
+from console.models import AuditEntry, EngineEvent, Gpu, Host, Instance, Job
+from console.roles import Action, can
+from console.web.events import BLANK_EVENT, EventRow
+from console.web.rows import InstanceRow
+from console.web.views import ConsolePageMixin
+
+if TYPE_CHECKING:
+    InstanceDetailView = DetailView[Instance]
+    AuditListView = ListView[AuditEntry]
+else:  # Django's generic views are not subscriptable at run time (django-stubs' are).
+    InstanceDetailView = DetailView
+    AuditListView = ListView
+
+RECENT_JOBS = 20
+RECENT_EVENTS = 50
+
+
+class InstanceView(ConsolePageMixin, InstanceDetailView):
+    """One instance: live memory, sleep/wake timings, latency, jobs, events, its log."""
+
+    template_name = "instance.html"
+    required_action = Action.VIEW
+    queryset = Instance.objects.select_related("host").prefetch_related("gpus")
+    context_object_name = "instance"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        instance: Instance = self.object
+        gpus = list(instance.gpus.all())
+        context.update(
+            rows=[InstanceRow.of(instance)],
+            blank_row=InstanceRow.blank(),
+            blank_job=Job(state=""),
+            blank_event=BLANK_EVENT,
+            can_operate=can(self.request.user, Action.SLEEP),
+            jobs=Job.objects.filter(instance=instance).select_related("requested_by")[:RECENT_JOBS],
+            events=[
+                EventRow.of(event)
+                for event in EngineEvent.objects.filter(instance=instance)[:RECENT_EVENTS]
+            ],
+            page_config={
+                "instance_id": instance.pk,
+                "name": instance.name,
+                "gpu_ids": [gpu.pk for gpu in gpus],
+                "host_id": instance.host_id,
+                "socket": f"/ws/instances/{instance.pk}/",
+            },
+        )
+        return context
+
+
+@dataclass(frozen=True)
+class Range:
+    """A span of history the history page offers."""
+
+    key: str
+    label: str
+    span: timedelta
+
+
+RANGES: tuple[Range, ...] = (
+    Range("1h", "last hour", timedelta(hours=1)),
+    Range("6h", "last 6 hours", timedelta(hours=6)),
+    Range("24h", "last 24 hours", timedelta(days=1)),
+    Range("7d", "last 7 days", timedelta(days=7)),
+    Range("30d", "last 30 days", timedelta(days=30)),
+    Range("90d", "last 90 days", timedelta(days=90)),
+)
+RANGE_BY_KEY = {span.key: span for span in RANGES}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Something the history page can chart: a GPU, a host or an instance."""
+
+    subject: str
+    id: int
+    label: str
+
+    @property
+    def value(self) -> str:
+        return f"{self.subject}:{self.id}"
+
+
+def subject_choices() -> list[Choice]:
+    gpus = Gpu.objects.select_related("host")
+    return [
+        *(Choice("gpu", gpu.pk, f"GPU {gpu.host.name}:{gpu.index}") for gpu in gpus),
+        *(Choice("host", host.pk, f"Host {host.name} RAM") for host in Host.objects.all()),
+        *(Choice("instance", i.pk, f"Instance {i.name}") for i in Instance.objects.all()),
+    ]
+
+
+def _selected(request: HttpRequest, choices: list[Choice]) -> Choice | None:
+    wanted = request.GET.get("subject", "")
+    return next((c for c in choices if c.value == wanted), choices[0] if choices else None)
+
+
+def history_links(choice: Choice, start: datetime, end: datetime) -> dict[str, str]:
+    """The history API's URLs for ``choice`` over [start, end] (JSON; CSV adds a format)."""
+    span = {"start": start.isoformat(), "end": end.isoformat()}
+    memory = urlencode({"subject": choice.subject, "id": choice.id, **span})
+    links = {"memory": f"/api/history/memory/?{memory}"}
+    if choice.subject == "instance":
+        query = urlencode({"instance": choice.id, **span})
+        links["timings"] = f"/api/history/timings/?{query}"
+        links["latency"] = f"/api/history/latency/?{query}"
+    return links
+
+
+CSV_LABELS = {
+    "memory": "Memory samples",
+    "timings": "Sleep and wake timings",
+    "latency": "Request latency",
+}
+
+
+class HistoryView(ConsolePageMixin, TemplateView):
+    """Memory of a GPU, host or instance (an instance's timings and latency too) over any
+    range from an hour to 90 days, with CSV downloads."""
+
+    template_name = "history.html"
+    required_action = Action.VIEW
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        choices = subject_choices()
+        choice = _selected(self.request, choices)
+        span = RANGE_BY_KEY.get(self.request.GET.get("range", ""), RANGES[0])
+        end = timezone.now()
+        links = history_links(choice, end - span.span, end) if choice else {}
+        context.update(
+            choices=choices,
+            choice=choice,
+            ranges=RANGES,
+            range=span,
+            csv_links=[(CSV_LABELS[name], f"{url}&format=csv") for name, url in links.items()],
+            page_config={"links": links, "label": choice.label if choice else ""},
+        )
+        return context
+
+
+class AuditView(ConsolePageMixin, AuditListView):
+    """Who did what, when, from where, and how it ended; newest first, read-only."""
+
+    template_name = "audit.html"
+    required_action = Action.VIEW_AUDIT
+    queryset = AuditEntry.objects.order_by("-at", "-id")
+    context_object_name = "entries"
+    paginate_by = 50

@@ -1,0 +1,84 @@
+// The dashboard: applies the snapshot, then every event from /ws/console/, to the
+// server-rendered hosts, bars and instance rows (partials cloned from <template>s).
+
+import { drawBar, gpuSegments, hostSegments } from "./bars.js";
+import { connect, field, pageConfig } from "./live.js";
+import { applyInstance, applyJob, bindActions, newRow } from "./rows.js";
+
+const config = pageConfig("dashboard-config");
+const tbody = document.querySelector("#instances tbody");
+const byId = new Map();
+const byName = new Map();
+
+function remember(instance) {
+  const known = byId.get(instance.id) || {};
+  const merged = { ...known, ...instance };
+  byId.set(merged.id, merged);
+  byName.set(merged.name, merged);
+  return merged;
+}
+
+function rowFor(instance) {
+  let row = document.getElementById(`instance-${instance.id}`);
+  if (!row && instance.name) {
+    row = newRow(instance);
+    tbody.append(row);
+    document.getElementById("no-instances")?.remove();
+  }
+  return row;
+}
+
+function onInstance(instance) {
+  const merged = remember(instance);
+  const row = rowFor(merged);
+  if (row) applyInstance(row, merged);
+}
+
+function onJob(job) {
+  const row = document.getElementById(`instance-${job.instance_id}`);
+  if (row) applyJob(row, job);
+}
+
+function onSnapshot(snapshot) {
+  const ids = new Set(snapshot.instances.map((instance) => instance.id));
+  for (const row of tbody.querySelectorAll("tr[data-instance]")) {
+    if (!ids.has(Number(row.dataset.instance))) row.remove();
+  }
+  const gpuIndex = new Map(snapshot.gpus.map((gpu) => [gpu.id, gpu.index]));
+  for (const instance of snapshot.instances) {
+    onInstance({ ...instance, gpu_indexes: instance.gpu_ids.map((id) => gpuIndex.get(id)) });
+  }
+  const jobs = [...snapshot.jobs].sort((a, b) => a.job_id - b.job_id);
+  jobs.forEach(onJob);
+  for (const host of snapshot.hosts) {
+    const badge = document.querySelector(`#host-${host.id} [data-field="online"]`);
+    if (!badge) continue;
+    badge.className = `badge ${host.online ? "state-awake" : "state-stopped"}`;
+    badge.textContent = host.online ? "online" : "offline";
+  }
+}
+
+function onGpuSample(sample) {
+  const bar = document.querySelector(`[data-bar="gpu-${sample.gpu_id}"]`);
+  if (!bar) return;
+  const segments = gpuSegments(sample.by_instance, sample.used_bytes, byName);
+  drawBar(bar, sample.used_bytes, sample.total_bytes, segments);
+}
+
+function onHostSample(sample) {
+  const bar = document.querySelector(`[data-bar="host-${sample.host_id}"]`);
+  if (!bar) return;
+  const segments = hostSegments(sample.instance_rss, sample.used_bytes, byName);
+  drawBar(bar, sample.used_bytes, sample.total_bytes, segments);
+}
+
+const HANDLERS = {
+  snapshot: onSnapshot,
+  "gpu.sample": onGpuSample,
+  "host.sample": onHostSample,
+  "instance.state": (event) => onInstance({ ...event, id: event.instance_id }),
+  "job.update": onJob,
+};
+
+bindActions(tbody, onJob);
+connect(config.socket, (event) => HANDLERS[event.type]?.(event), field(document, "live"));
