@@ -40,6 +40,6 @@ async def test_websocket_role_matrix(route: str, who: Principal) -> None:
     cookie = await database_sync_to_async(cookie_for)(who)
     async with websocket(row.url.format(instance=instance.pk), cookie) as socket:
         await socket.connect()
-        first = await socket.receive_output(seconds=5)
+        first = await socket.receive_output(timeout=5)
     closed_with = first.get("code") if first["type"] == "websocket.close" else None
     assert closed_with == row.expect[who], first

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
@@ -20,7 +21,6 @@ from tests.console.conftest import (  # noqa: F401  (fixtures shared with tests/
     operator,
     viewer,
 )
-from tests.realtime.communicator import WebsocketCommunicator
 
 ORIGIN = "http://localhost"
 

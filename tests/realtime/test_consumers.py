@@ -6,6 +6,7 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 
 from console.models import Instance, InstanceState, Job, JobKind
@@ -14,7 +15,6 @@ from console.realtime.consumers import ConsoleConsumer
 from console.realtime.events import GpuSample, InstanceStateEvent
 from console.realtime.publisher import apublish
 from tests.console.conftest import create_host, create_instance, create_user
-from tests.realtime.communicator import WebsocketCommunicator
 from tests.realtime.conftest import session_cookie, websocket
 
 pytestmark = [
@@ -57,13 +57,13 @@ async def connected(communicator: WebsocketCommunicator) -> dict[str, object]:
     """Connect and return the snapshot, which must come first."""
     ok, _ = await communicator.connect()
     assert ok
-    snapshot: dict[str, object] = await communicator.receive_json_from(seconds=5)
+    snapshot: dict[str, object] = await communicator.receive_json_from(timeout=5)
     return snapshot
 
 
 async def closed_with(communicator: WebsocketCommunicator) -> int:
     await communicator.connect()
-    message = await communicator.receive_output(seconds=5)
+    message = await communicator.receive_output(timeout=5)
     assert message["type"] == "websocket.close"
     return int(message["code"])
 
@@ -114,7 +114,7 @@ async def test_published_event_reaches_the_dashboard(viewer_cookie: str) -> None
     async with websocket("/ws/console/", viewer_cookie) as ws:
         await connected(ws)
         await apublish(gpu_event())
-        assert await ws.receive_json_from(seconds=5) == gpu_event()
+        assert await ws.receive_json_from(timeout=5) == gpu_event()
 
 
 async def test_log_lines_only_reach_their_instance_page(
@@ -128,8 +128,8 @@ async def test_log_lines_only_reach_their_instance_page(
         await connected(dashboard)
         await connected(page)
         await apublish(line)
-        assert await page.receive_json_from(seconds=5) == line
-        assert await dashboard.receive_nothing(seconds=0.3)
+        assert await page.receive_json_from(timeout=5) == line
+        assert await dashboard.receive_nothing(timeout=0.3)
 
 
 async def test_instance_page_skips_other_instances_events(
@@ -141,7 +141,7 @@ async def test_instance_page_skips_other_instances_events(
         await connected(page)
         elsewhere = InstanceStateEvent(**{**mine, "instance_id": instance.pk + 1000})
         await apublish(elsewhere, other, mine)
-        assert await page.receive_json_from(seconds=5) == mine
+        assert await page.receive_json_from(timeout=5) == mine
 
 
 async def test_instance_snapshot_holds_only_that_instance(
@@ -166,7 +166,7 @@ async def test_a_user_deactivated_without_signals_is_cut_off_at_the_next_check(
         await connected(ws)
         await User.objects.filter(pk=viewer.pk).aupdate(is_active=False)
         await apublish(gpu_event())
-        message = await ws.receive_output(seconds=5)
+        message = await ws.receive_output(timeout=5)
     assert message == {"type": "websocket.close", "code": 4403}
 
 
@@ -178,7 +178,7 @@ async def test_deactivating_a_user_closes_their_pages_at_once(
         await connected(ws)
         viewer.is_active = False
         await viewer.asave()
-        message = await ws.receive_output(seconds=5)
+        message = await ws.receive_output(timeout=5)
     assert message == {"type": "websocket.close", "code": 4403}
 
 
@@ -189,7 +189,7 @@ async def test_removing_a_users_role_closes_their_pages_at_once(
     async with websocket("/ws/console/", viewer_cookie) as ws:
         await connected(ws)
         await sync_to_async(viewer.groups.clear)()
-        message = await ws.receive_output(seconds=5)
+        message = await ws.receive_output(timeout=5)
     assert message == {"type": "websocket.close", "code": 4403}
 
 
@@ -201,7 +201,7 @@ async def test_role_is_rechecked_only_after_the_interval(
         await connected(ws)
         await User.objects.filter(pk=viewer.pk).aupdate(is_active=False)
         await apublish(gpu_event())
-        assert await ws.receive_json_from(seconds=5) == gpu_event()
+        assert await ws.receive_json_from(timeout=5) == gpu_event()
 
 
 @pytest.fixture
@@ -215,5 +215,5 @@ async def test_operator_and_admin_get_the_same_feed(operator_and_admin_cookies: 
         async with websocket("/ws/console/", cookie) as ws:
             await connected(ws)
             await apublish(gpu_event(7))
-            received.append(await ws.receive_json_from(seconds=5))
+            received.append(await ws.receive_json_from(timeout=5))
     assert received == [gpu_event(7), gpu_event(7)]

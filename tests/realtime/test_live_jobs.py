@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 
 from console.jobs.service import JobRequest, request_job
 from console.models import Instance, JobKind
 from tests.jobs.conftest import InstanceFactory, console_host, make_instance, run_job  # noqa: F401
-from tests.realtime.communicator import WebsocketCommunicator
 from tests.realtime.conftest import session_cookie, websocket
 from tests.realtime.test_consumers import connected
 
@@ -42,7 +42,7 @@ async def until_job_done(ws: WebsocketCommunicator, seconds: float = 60) -> list
     events: list[dict[str, Any]] = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        event = await ws.receive_json_from(seconds=deadline - time.monotonic())
+        event = await ws.receive_json_from(timeout=deadline - time.monotonic())
         events.append(event)
         if event["type"] == "job.update" and event["state"] in {"succeeded", "failed"}:
             return events
