@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from console.web.keys import KeysView, RevokeKeyView
 from console.web.pages import AuditView, HistoryView, InstanceView
 from console.web.views import DashboardView, LoginView, LogoutView
 
@@ -12,4 +13,6 @@ urlpatterns = [
     path("instances/<int:pk>/", InstanceView.as_view(), name="instance"),
     path("history/", HistoryView.as_view(), name="history"),
     path("audit/", AuditView.as_view(), name="audit"),
+    path("keys/", KeysView.as_view(), name="keys"),
+    path("keys/<int:pk>/revoke/", RevokeKeyView.as_view(), name="key-revoke"),
 ]

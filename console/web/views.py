@@ -26,6 +26,7 @@ class ConsolePageMixin(RoleRequiredMixin):
         role = role_of(user)
         context["role"] = role.label if role is not None else ""
         context["can_view_audit"] = can(user, Action.VIEW_AUDIT)
+        context["can_manage_keys"] = can(user, Action.MANAGE_TOKENS)
         return context
 
 

@@ -117,6 +117,10 @@ ROWS: tuple[Row, ...] = (
     Row("instance", "get", "/instances/{instance}/", page()),
     Row("history", "get", "/history/", page()),
     Row("audit", "get", "/audit/", {**page(), P.VIEWER: 403, P.OPERATOR: 403}),
+    Row("keys", "get", "/keys/", {**page(), P.VIEWER: 403, P.OPERATOR: 403}),
+    # The matrix posts JSON and the form reads form fields: an admin gets the form back (400).
+    Row("keys", "post", "/keys/", {**page(), P.VIEWER: 403, P.OPERATOR: 403, P.ADMIN: 400}),
+    Row("key-revoke", "post", "/keys/{key}/revoke/", {**page(302), P.VIEWER: 403, P.OPERATOR: 403}),
     Row("login", "get", "/login/", {**page(302), **dict.fromkeys(SIGNED_OUT, 200)}),
     Row("logout", "post", "/logout/", page(302)),
     Row("logout", "get", "/logout/", dict.fromkeys(Principal, 405)),
