@@ -11,7 +11,6 @@ emulator; then measures, in the same run and against the same engine:
 Targets (issue 6): under 2 ms added at p50, at least 90% of direct throughput.
 
     .venv/bin/python bench/gateway.py                        # Redis at 127.0.0.1:6379/2
-    .venv/bin/python bench/gateway.py --engine-nodelay       # without the engine's 40 ms stall
     .venv/bin/python bench/gateway.py --requests 500 --streams 64 --stream-tokens 32
 """
 
@@ -146,9 +145,6 @@ def main() -> None:
     parser.add_argument("--tokens-per-second", type=float, default=50.0,
                         help="the paced engine's decode speed per stream")  # fmt: skip
     parser.add_argument("--no-litellm", action="store_true")
-    parser.add_argument(
-        "--engine-nodelay", action="store_true", help="run the emulator with TCP_NODELAY"
-    )
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     env = procs.bench_env(data_dir, args.redis_url)
@@ -158,9 +154,7 @@ def main() -> None:
         with ExitStack() as stack:
             for model, port in engines.items():
                 speed = 100_000.0 if model == procs.FAST else args.tokens_per_second
-                stack.enter_context(
-                    procs.emulator(model, port, env, data_dir, speed, args.engine_nodelay)
-                )
+                stack.enter_context(procs.emulator(model, port, env, data_dir, speed))
             key = procs.prepare_database(env, engines)
             stack.enter_context(procs.gateway(int(gateway_url.rsplit(":", 1)[1]), env, data_dir))
             direct = {m: f"http://127.0.0.1:{p}/v1/completions" for m, p in engines.items()}

@@ -96,10 +96,8 @@ def emulator(
     env: dict[str, str],
     data_dir: Path,
     tokens_per_second: float,
-    nodelay: bool,
 ) -> AbstractContextManager[None]:
-    runner = [str(ROOT / "bench" / "gateway_engine.py")] if nodelay else ["-m", "engines.emulator"]
-    argv = [sys.executable, *runner, "serve", model, "--host", "127.0.0.1",
+    argv = [sys.executable, "-m", "engines.emulator", "serve", model, "--host", "127.0.0.1",
             "--port", str(port), "--startup-seconds", "0", "--weights-gib", "1",
             "--kv-cache-gib", "1", "--tokens-per-second", str(tokens_per_second)]  # fmt: skip
     log = data_dir / f"emulator-{port}.log"
