@@ -20,6 +20,7 @@ from console.realtime import payloads
 from console.realtime.events import Event
 from console.realtime.publisher import publish
 from console.realtime.signals import instance_state_changed
+from engines.launcher.logfiles import redact_secrets
 
 
 def instance_changed(instance_id: int) -> None:
@@ -81,4 +82,6 @@ def engine_event_messages(rows: Iterable[EngineEvent]) -> list[Event]:
 
 
 def log_line_events(instance_id: int, lines: Iterable[str]) -> list[Event]:
-    return [payloads.log_line(instance_id, line) for line in lines]
+    # vLLM prints its non-default args at startup, the engine's --api-key among them: viewers
+    # watch this tail, so secrets are masked before a line leaves the agent.
+    return [payloads.log_line(instance_id, redact_secrets(line)) for line in lines]
