@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -86,9 +87,27 @@ def run_up(tmp_path: Path, *flags: str) -> Iterator[RunningConsole]:
         read_until(process, "vLLM Console is up", output, timeout=90)
         yield RunningConsole(process, f"http://127.0.0.1:{port}", output)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
+        stop_up(process)
+
+
+def stop_up(process: subprocess.Popen[str]) -> None:
+    """Ctrl-C, as a user would; if ``up`` does not finish, kill its whole tree.
+
+    Its children run in sessions of their own: killing ``up``'s group alone would leave
+    them (and the embedded Redis) running.
+    """
+    if process.poll() is not None:
+        return
+    children = psutil.Process(process.pid).children(recursive=True)
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
 
 
 @pytest.fixture
