@@ -67,11 +67,14 @@ def redact(value: Any) -> Any:
     """A copy of ``value`` with every secret-looking key's value replaced."""
     if isinstance(value, Mapping):
         return {
-            str(key): REDACTED if _is_secret(str(key)) else redact(item)
+            redact(str(key)): REDACTED if _is_secret(str(key)) else redact(item)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
         return [redact(item) for item in value]
+    if isinstance(value, str):
+        # PostgreSQL's JSON refuses NUL; the audit must record even such a request.
+        return value.replace("\x00", "\ufffd")
     return value
 
 

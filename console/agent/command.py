@@ -10,6 +10,7 @@ from django.conf import settings
 
 from console.agent.loop import AgentLoop, register
 from console.celery import app
+from console.jobs.reconcile import fail_lost_host_jobs
 from engines.probes import GpuProbe, gpu_probe
 from engines.simgpu import GIB, SimGpu, SimGpuDir
 
@@ -49,6 +50,8 @@ def run_agent(options: AgentOptions) -> None:
     sim_dir = simulated_gpus(options)
     probe: GpuProbe = gpu_probe(sim_dir)
     host = register(options.host, probe, AGENT_VERSION)
+    # Before taking jobs: those its previous run was running died with it (SIGKILL, reboot).
+    fail_lost_host_jobs(host.pk)
     loop = AgentLoop(host, probe, sim_dir, options.interval)
     threading.Thread(target=loop.run_forever, name="agent-loop", daemon=True).start()
     try:

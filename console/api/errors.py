@@ -7,6 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
@@ -37,6 +38,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     )
 
 
+@csrf_exempt  # an API client with a token gets the JSON 404, not the CSRF page
 def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """Unknown paths under /api/ answer 404 in JSON, like every other API error.
 

@@ -88,6 +88,15 @@ class HistoryView(ConsoleAPIView):
     pagination_class = None
     renderer_classes = (JSONRenderer, CSVRenderer)
 
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        if response.status_code >= 400:
+            # Errors are JSON even when a CSV was asked for: clients parse them the same way.
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
     def wants_csv(self, request: Request) -> bool:
         return getattr(request.accepted_renderer, "format", "") == "csv"
 

@@ -10,13 +10,24 @@ left to their job; jobs stuck in ``running`` past their time limit are failed he
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from console.jobs.engine import engine_client
-from console.models import EngineEvent, Instance, InstanceState, Job, JobState, transition
+from console.jobs.service import HOST_KINDS, dispatch_next
+from console.models import (
+    EngineEvent,
+    Instance,
+    InstanceState,
+    Job,
+    JobState,
+    transition,
+    transition_job,
+)
 from engines.errors import EngineError, UnsupportedByVersion
 from engines.metrics import SleepState
 from engines.versions import features
@@ -26,6 +37,8 @@ log = logging.getLogger(__name__)
 State = InstanceState
 WATCHED = [State.AWAKE, State.SLEEPING, State.ERROR, State.UNKNOWN]
 TRANSIENT = [State.FALLING_ASLEEP, State.WAKING, State.STARTING, State.STOPPING]
+AGENT_LOST = "the host's agent restarted while this job ran; the engine's state is being re-read"
+WORKER_LOST = "the worker running this job was lost; the instance's state is being re-read"
 LEVEL_OF = {SleepState.WEIGHTS_OFFLOADED: 1, SleepState.DISCARD_ALL: 2}
 
 
@@ -112,6 +125,43 @@ def fail_stuck_jobs(limits: dict[str, int]) -> int:
                 state=JobState.FAILED, finished_at=now, error="the job exceeded its time limit"
             )
             doubt_instance(instance_id, "a job exceeded its time limit")
+    return failed
+
+
+def fail_lost_host_jobs(host_id: int) -> int:
+    """At an agent's start: its host's launch and stop jobs still ``running`` lost their runner.
+
+    One agent serves a host's queue, so nothing else can be running them; their Celery
+    messages come back only after the broker's visibility timeout (an hour), and ``claim``
+    then finds them failed: the engine is never sent the same launch twice.
+    """
+    lost = Job.objects.filter(instance__host_id=host_id, kind__in=HOST_KINDS)
+    return _fail_lost(lost, AGENT_LOST)
+
+
+def fail_lost_control_jobs(active_task_ids: Collection[str], before: datetime) -> int:
+    """At a control worker's start: fail the jobs no live worker is running.
+
+    ``active_task_ids`` are the tasks every answering worker was executing, asked after
+    ``before``; a job claimed before then and not among them lost its worker.
+    """
+    lost = (
+        Job.objects.exclude(kind__in=HOST_KINDS)
+        .exclude(celery_task_id__in=list(active_task_ids))
+        .filter(started_at__lt=before)
+    )
+    return _fail_lost(lost, WORKER_LOST)
+
+
+def _fail_lost(jobs: QuerySet[Job], why: str) -> int:
+    failed = 0
+    for job_id, instance_id in list(
+        jobs.filter(state=JobState.RUNNING).values_list("pk", "instance_id")
+    ):
+        if transition_job(job_id, {JobState.RUNNING}, JobState.FAILED, error=why):
+            failed += 1
+            doubt_instance(instance_id, why)
+            dispatch_next(instance_id)
     return failed
 
 

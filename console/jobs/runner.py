@@ -3,7 +3,8 @@
 ``claim`` is the only way a job starts: a conditional ``queued → running`` update. A
 message delivered twice (a duplicate dispatch) finds the job no longer queued and does
 nothing; a message redelivered because the worker running it died (same Celery task id)
-marks the job failed instead of sending the engine the same action a second time.
+marks the job failed instead of sending the engine the same action a second time. A
+control worker that starts fails at once the running jobs no live worker is running.
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready
+from django.db import close_old_connections
 from django.utils import timezone
 
 from console.jobs import process, sleepwake, switch
 from console.jobs.outcome import JobOutcome
-from console.jobs.reconcile import doubt_instance
-from console.jobs.service import JobRefusedError, check_state, dispatch_next
+from console.jobs.reconcile import doubt_instance, fail_lost_control_jobs
+from console.jobs.service import HOST_KINDS, JobRefusedError, check_state, dispatch_next
 from console.models import Job, JobKind, JobState, transition_job
 from console.realtime import notify
 from engines.errors import EngineError
@@ -37,6 +41,8 @@ TIME_LIMITS: dict[str, int] = {
     JobKind.LAUNCH: 1800,
     JobKind.STOP: 180,
 }
+# How long a starting control worker waits for the others to say what they are running.
+ACTIVE_REPLY_SECONDS = 1.0
 EXPECTED_FAILURES = (EngineError, JobRefusedError, LaunchError, SoftTimeLimitExceeded)
 
 
@@ -97,6 +103,26 @@ def run(job_id: int, task_id: str) -> None:
     finally:
         finish(job, state, error, outcome, time.monotonic() - started)
         dispatch_next(job.instance_id)
+
+
+@worker_ready.connect(dispatch_uid="jobs-fail-lost-control-jobs")
+def fail_jobs_lost_with_a_worker(sender: Any, **kwargs: Any) -> None:
+    """A control worker (re)started: running jobs that no live worker runs died with theirs.
+
+    Their message comes back only after the broker's visibility timeout (an hour), and the
+    reconcile loop fails them only past their time limit (up to half an hour): asking the
+    workers what they run now fails them at once. Agents deal with their own queue.
+    """
+    if "control" not in {queue.name for queue in sender.task_consumer.queues}:
+        return
+    before = timezone.now()
+    running = Job.objects.filter(state=JobState.RUNNING, started_at__lt=before)
+    if not running.exclude(kind__in=HOST_KINDS).exists():
+        return
+    replies = sender.app.control.inspect(timeout=ACTIVE_REPLY_SECONDS).active() or {}
+    active = {task["id"] for tasks in replies.values() for task in tasks}
+    log.warning("failed %d job(s) whose worker was lost", fail_lost_control_jobs(active, before))
+    close_old_connections()
 
 
 def describe(failure: BaseException) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from console.models import Instance, InstanceState, Job, JobKind, JobState
 
@@ -69,6 +70,25 @@ def check_state(instance: Instance, kind: str) -> None:
         raise JobRefusedError(f"{instance.name} was not launched by the console: nothing to stop")
 
 
+def check_host_online(instance: Instance, kind: str) -> None:
+    """Launch and stop need the host's agent: refuse while its heartbeat is stale.
+
+    Queued, the job would wait in the broker until the agent returns, perhaps hours later,
+    and then launch an engine nobody asked for any more.
+    """
+    host = instance.host
+    if kind not in HOST_KINDS or host is None:
+        return
+    now = timezone.now()
+    if not host.is_online(now):
+        beat = host.last_heartbeat
+        seen = "never" if beat is None else f"{(now - beat).total_seconds():.0f} s ago"
+        raise JobRefusedError(
+            f"host {host.name} is offline (agent's last heartbeat: {seen}): cannot {kind} "
+            f"{instance.name}"
+        )
+
+
 def queue_for(job: Job) -> str:
     """Launch and stop run on the instance's GPU host; the rest are HTTP calls from control."""
     if job.kind in HOST_KINDS:
@@ -92,6 +112,7 @@ def request_job(request: JobRequest) -> Job:
             raise JobConflictError(instance, active)
         if active is None:
             check_state(instance, request.kind)
+        check_host_online(instance, request.kind)
         job = Job.objects.create(
             instance=instance,
             kind=request.kind,

@@ -35,6 +35,7 @@ def validate_string_list(value: Any) -> None:
     """Launch arguments: a JSON list of strings, one argument each."""
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ValidationError('Give a list of strings, e.g. ["--max-model-len", "8192"].')
+    refuse_nul(value)
     if any(item == "--api-key" or item.startswith("--api-key=") for item in value):
         # The key would be shown to every viewer as part of the arguments.
         raise ValidationError("Set the engine API key in the API key field, not in arguments.")
@@ -46,3 +47,10 @@ def validate_string_map(value: Any) -> None:
         isinstance(key, str) and isinstance(item, str) for key, item in value.items()
     ):
         raise ValidationError('Give an object of strings, e.g. {"HF_HOME": "/models"}.')
+    refuse_nul([*value, *value.values()])
+
+
+def refuse_nul(strings: list[str]) -> None:
+    """PostgreSQL stores no NUL character in text or JSON: refuse it with a clear message."""
+    if any("\x00" in item for item in strings):
+        raise ValidationError("Strings cannot contain NUL characters.")

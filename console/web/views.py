@@ -14,6 +14,7 @@ from console import audit
 from console.models import Host, Instance, Outcome
 from console.roles import Action, RoleRequiredMixin, can, role_of
 from console.web.memory import BLANK_SEGMENT, host_cards
+from console.web.ratelimit import THROTTLED_MESSAGE, login_throttled
 from console.web.rows import InstanceRow, instance_rows
 
 
@@ -31,10 +32,22 @@ class ConsolePageMixin(RoleRequiredMixin):
 
 
 class LoginView(auth_views.LoginView):
-    """Django's login form; every attempt is audited (the password never is)."""
+    """Django's login form; every attempt is audited (the password never is).
+
+    Too many failures for one username from one address are answered 429 (``ratelimit``).
+    """
 
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        username = str(request.POST.get("username", ""))[:150]
+        if login_throttled(username, audit.remote_addr(request)):
+            detail = {"reason": "too many failed sign-ins"}
+            audit.record(request, "user.login", Outcome.REFUSED, target_type="user",
+                         actor=username, detail=detail)  # fmt: skip
+            return HttpResponse(THROTTLED_MESSAGE, status=429, content_type="text/plain")
+        return super().post(request, *args, **kwargs)
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
