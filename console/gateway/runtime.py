@@ -28,7 +28,12 @@ class Runtime:
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
         self.redis = Redis.from_url(config.redis_url)
-        limits = httpx.Limits(max_connections=1024, max_keepalive_connections=256)
+        # Idle connections are dropped before the engine drops them: vLLM's uvicorn closes a
+        # keep-alive connection after 5 s (VLLM_HTTP_TIMEOUT_KEEP_ALIVE), and a request sent
+        # on one it is closing at that moment fails with a ReadError.
+        limits = httpx.Limits(
+            max_connections=1024, max_keepalive_connections=256, keepalive_expiry=2.0
+        )
         timeout = httpx.Timeout(config.upstream_timeout, connect=5.0)
         self.http = httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False)
         self.gate = AsyncGate(self.redis, config)
