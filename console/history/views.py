@@ -62,7 +62,11 @@ def moment(request: Request, name: str, default: datetime) -> datetime:
     parsed = parse_datetime(OFFSET_AS_SPACE.sub(r"+\1", raw))
     if parsed is None:
         raise ValidationError({name: f"not an ISO-8601 date and time: {raw!r}"})
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59 that Python parses happily.
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:
+        raise ValidationError({name: f"out of range: {raw!r}"}) from None
 
 
 def time_range(request: Request) -> tuple[datetime, datetime]:

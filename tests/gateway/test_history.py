@@ -67,3 +67,15 @@ def test_the_history_endpoint_sums_per_minute_and_downloads_csv() -> None:
     csv = client.get("/api/history/gateway/", {**window, "format": "csv"})
     assert csv["Content-Disposition"] == 'attachment; filename="gateway-org_a.csv"'
     assert csv.content.decode().splitlines()[0].startswith("time,requests,errors,held")
+
+
+@pytest.mark.django_db
+def test_a_time_with_an_odd_utc_offset_is_read_in_utc() -> None:
+    client = APIClient()
+    client.force_authenticate(create_user(Role.VIEWER))
+    odd = {"start": "0409-04-19T10:52:13-18:28", "end": "0409-04-20T10:52:13-18:28"}
+    answer = client.get("/api/history/gateway/", odd)
+    assert answer.status_code == 200
+    assert (
+        client.get("/api/history/gateway/", {"end": "0001-01-01T00:00:00+15:00"}).status_code == 400
+    )
