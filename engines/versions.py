@@ -85,6 +85,12 @@ class Features:
         return self.version >= v("0.8.0")
 
     @property
+    def has_reset_prefix_cache(self) -> bool:
+        # Facts 2.2 date POST /reset_prefix_cache "0.8.x+" with no patch; its 0.8-0.11
+        # ``device`` parameter and log line (facts 2.6) start at 0.8.0.
+        return self.version >= v("0.8.0")
+
+    @property
     def has_wake_tags(self) -> bool:
         # vLLM #15500: absent in 0.8.0, present in 0.8.5.
         return self.version >= v("0.8.5")

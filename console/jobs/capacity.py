@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from console.jobs.fit import GIB, GpuMemory
+from console.jobs.fit import GIB, GpuMemory, pinned_bytes
 from console.models import Gpu, Instance, InstanceState, Job, MemorySample, Resolution
 
 State = InstanceState
@@ -62,12 +62,12 @@ def _reserved_on(gpu: Gpu, excluding: Instance) -> int:
 
 
 def host_ram_figures(instance: Instance) -> tuple[int, int, int, int]:
-    """(weights to back up, host RAM available, promised to other sleeps, headroom)."""
+    """(weights to back up, host RAM available, pinned by other sleeps in flight, headroom)."""
     headroom = int(settings.CONSOLE_HOST_RAM_HEADROOM_GIB * GIB)
     sample = newest_sample(host=instance.host, gpu=None, instance=None) if instance.host else None
     if sample is None:
         return 0, 0, 0, 0  # no agent has reported this host: nothing to check against
     available = (sample.total_bytes or 0) - sample.used_bytes
     others = Instance.objects.filter(host=instance.host, state=State.FALLING_ASLEEP)
-    reserved = sum(weights_bytes(other) for other in others.exclude(pk=instance.pk))
+    reserved = sum(pinned_bytes(weights_bytes(other)) for other in others.exclude(pk=instance.pk))
     return weights_bytes(instance), available, reserved, headroom

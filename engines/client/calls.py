@@ -165,7 +165,12 @@ def require_level2_wake(features: Features) -> None:
         )
 
 
-def reset_prefix_cache_call() -> Call:
+def reset_prefix_cache_call(features: Features) -> Call:
+    if not features.has_reset_prefix_cache:
+        # Sent anyway, the missing route's 404 would read as dev mode off (facts 2.1).
+        raise _unsupported(
+            features, "reset_prefix_cache", "has no POST /reset_prefix_cache (added in 0.8)"
+        )
     return Call("reset_prefix_cache", "POST", "/reset_prefix_cache", budget=Budget.SLOW, dev=True)
 
 

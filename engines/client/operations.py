@@ -78,7 +78,7 @@ def collective_rpc(session: Session, method: str) -> Op[object]:
 
 def reset_prefix_cache(session: Session) -> Op[None]:
     found = yield from _features(session)
-    call = calls.reset_prefix_cache_call()
+    call = calls.reset_prefix_cache_call(found)
     answers.check_reset_answer(call, session.url, found, (yield call))
 
 

@@ -172,6 +172,8 @@ def dev_router(engine: Engine) -> APIRouter:
                 engine.log.info(engine.log.layout.api, "api_is_sleeping", message)
             return {"is_sleeping": engine.is_sleeping}
 
+    if features.has_reset_prefix_cache:
+
         @router.post("/reset_prefix_cache")
         async def reset_prefix_cache(raw: Request) -> Response:
             return await _reset_prefix_cache(engine, raw)

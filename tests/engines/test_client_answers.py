@@ -201,7 +201,7 @@ def test_prefix_cache_not_reset_from_0_26_is_busy() -> None:
     response = httpx.Response(200, json={"success": False})
 
     with pytest.raises(EngineBusy, match="still hold blocks"):
-        check_reset_answer(reset_prefix_cache_call(), URL, V033, response)
+        check_reset_answer(reset_prefix_cache_call(V033), URL, V033, response)
 
 
 def test_collective_rpc_empty_answer_is_none() -> None:

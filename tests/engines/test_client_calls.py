@@ -11,6 +11,7 @@ from engines.client.calls import (
     completion_call,
     is_sleeping_call,
     require_level2_wake,
+    reset_prefix_cache_call,
     sleep_call,
     wake_call,
 )
@@ -113,6 +114,21 @@ def test_collective_rpc_sends_the_method_as_json() -> None:
 def test_collective_rpc_is_unsupported_before_0_10_2() -> None:
     with pytest.raises(UnsupportedByVersion, match=r"0\.10\.1 has no POST /collective_rpc"):
         collective_rpc_call(V0101, "reload_weights")
+
+
+def test_reset_prefix_cache_is_unsupported_before_0_8() -> None:
+    with pytest.raises(
+        UnsupportedByVersion, match=r"0\.7\.3 has no POST /reset_prefix_cache"
+    ) as caught:
+        reset_prefix_cache_call(V073)
+
+    assert caught.value.operation == "reset_prefix_cache"
+
+
+def test_reset_prefix_cache_is_a_dev_endpoint_from_0_8() -> None:
+    call = reset_prefix_cache_call(V080)
+
+    assert (call.method, call.path, call.dev) == ("POST", "/reset_prefix_cache", True)
 
 
 def test_level2_wake_is_refused_with_the_alternative_where_weights_cannot_be_reloaded() -> None:

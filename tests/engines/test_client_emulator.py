@@ -24,6 +24,7 @@ from engines.metrics import SleepState
 from engines.simgpu import GIB, SimGpu, SimGpuDir
 from engines.versions import v
 from tests.conftest import EmulatorFactory
+from tests.engines.conftest import SharedEmulator
 from tests.support.emulator import EmulatorProcess, free_port, run_emulator
 
 FAST = (
@@ -230,6 +231,33 @@ def test_0_7_3_sleeps_and_wakes_without_is_sleeping(emulator_factory: EmulatorFa
             client.is_sleeping()
 
         assert "wake up the engine" in emu.log_text()
+
+
+def test_reset_prefix_cache_before_0_8_is_refused_by_version_not_sent(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    with (
+        emulator_factory(*FAST, version="0.7.3") as emu,
+        EngineClient(emu.url) as client,
+        pytest.raises(UnsupportedByVersion) as caught,
+    ):
+        client.reset_prefix_cache()
+
+    assert "0.7.3 has no POST /reset_prefix_cache" in str(caught.value)
+    log = emu.log_text()
+    assert '"GET /version HTTP/1.1" 200' in log  # the client asked; the access log shows it
+    assert "/reset_prefix_cache" not in log
+
+
+@pytest.mark.parametrize("version", ["0.8.0", "0.33.0"])
+def test_reset_prefix_cache_from_0_8_resets_it(
+    shared_emulator: SharedEmulator, version: str
+) -> None:
+    emu = shared_emulator(version)
+    with EngineClient(emu.url) as client:
+        client.reset_prefix_cache()
+
+    assert "Resetting prefix cache" in emu.log_text()
 
 
 def test_unsupported_operations_fail_before_any_request() -> None:

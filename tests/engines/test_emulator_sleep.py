@@ -205,6 +205,13 @@ def test_collective_rpc_without_method_is_400(shared_emulator: SharedEmulator) -
     assert answer.json()["error"]["message"] == "Missing 'method' in request body"
 
 
+@pytest.mark.parametrize(("version", "status"), [("0.7.3", 404), ("0.8.0", 200)])
+def test_reset_prefix_cache_exists_from_0_8(
+    shared_emulator: SharedEmulator, version: str, status: int
+) -> None:
+    assert post(shared_emulator(version), "/reset_prefix_cache").status_code == status
+
+
 @pytest.mark.parametrize(("version", "body"), [("0.16.0", b""), ("0.33.0", b'{"success":true}')])
 def test_reset_prefix_cache_answers_json_from_0_26(
     shared_emulator: SharedEmulator, version: str, body: bytes

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from console.jobs.fit import GIB, GpuMemory, check_host_ram_fits, check_wake_fits
+import pytest
+
+from console.jobs.fit import GIB, GpuMemory, check_host_ram_fits, check_wake_fits, pinned_bytes
 
 
 def test_a_wake_that_fits_is_allowed() -> None:
@@ -36,10 +38,43 @@ def test_without_readings_a_wake_is_not_blocked() -> None:
 
 
 def test_a_level_one_sleep_needs_host_ram_beyond_the_headroom() -> None:
-    verdict = check_host_ram_fits("llama", 75 * GIB, 100 * GIB, 20 * GIB, 8 * GIB)
+    # 64 GiB pins exactly 64 GiB: available - promised - headroom must reach it.
+    assert not check_host_ram_fits("llama", 64 * GIB, 91 * GIB, 20 * GIB, 8 * GIB).ok
+    assert check_host_ram_fits("llama", 64 * GIB, 92 * GIB, 20 * GIB, 8 * GIB).ok
+
+
+@pytest.mark.parametrize("nbytes", [1, 2, 4096, GIB, 32 * GIB, 1 << 40])
+def test_pinning_an_exact_power_of_two_takes_just_that(nbytes: int) -> None:
+    assert pinned_bytes(nbytes) == nbytes
+
+
+@pytest.mark.parametrize(
+    ("nbytes", "pinned"),
+    [(3, 4), (4097, 8192), (GIB + 1, 2 * GIB), (30 * GIB, 32 * GIB), (32 * GIB + 1, 64 * GIB)],
+)
+def test_pinning_rounds_up_to_the_next_power_of_two(nbytes: int, pinned: int) -> None:
+    assert pinned_bytes(nbytes) == pinned
+
+
+def test_pinning_nothing_takes_no_host_ram() -> None:
+    assert pinned_bytes(0) == 0
+
+
+def test_a_negative_byte_count_is_a_mistake() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        pinned_bytes(-1)
+
+
+def test_a_backup_that_fits_only_unrounded_is_refused_naming_both_figures() -> None:
+    # 31 GiB can be spared: enough for 30 GiB of weights, not for the 32 GiB pinned.
+    verdict = check_host_ram_fits("llama", 30 * GIB, 39 * GIB, 4 * GIB, 4 * GIB)
     assert not verdict.ok
     assert verdict.reason == (
-        "level-1 sleep of llama needs 75.0 GiB of host RAM for its weights but only 72.0 GiB "
-        "can be spared (100.0 GiB available, 20.0 GiB promised to other sleeps, 8.0 GiB headroom)"
+        "level-1 sleep of llama: a backup of 30.00 GiB of weights needs 32.00 GiB of pinned "
+        "host RAM (PyTorch rounds pinned allocations up to a power of two) but only 31.0 GiB "
+        "can be spared (39.0 GiB available, 4.0 GiB promised to other sleeps, 4.0 GiB headroom)"
     )
-    assert check_host_ram_fits("llama", 75 * GIB, 120 * GIB, 20 * GIB, 8 * GIB).ok
+
+
+def test_a_backup_whose_rounded_size_just_fits_is_allowed() -> None:
+    assert check_host_ram_fits("llama", 30 * GIB, 40 * GIB, 4 * GIB, 4 * GIB).ok
