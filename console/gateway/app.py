@@ -15,11 +15,12 @@ import time
 import uuid
 from collections.abc import Awaitable
 
+from redis.exceptions import RedisError
 from starlette.types import Receive, Scope, Send
 
 from console.gateway.auth import authenticate, check_model
 from console.gateway.config import GatewayConfig
-from console.gateway.errors import GatewayError
+from console.gateway.errors import GatewayError, unavailable
 from console.gateway.paths import forwardable_path
 from console.gateway.proxy import Upstream, forward
 from console.gateway.request import ClientGone, model_of, read_body, watch_disconnect
@@ -48,6 +49,13 @@ class GatewayApp:
             await send_error(send, error)
         except ClientGone:
             return
+        except RedisError as error:
+            # Gates, holds and in-flight marks live in Redis: without it nothing is known
+            # about what an engine may take, so nothing is sent to one.
+            log.warning("gateway: Redis unavailable: %r", error)
+            message = f"The gateway cannot reach Redis ({type(error).__name__}); retry later."
+            retry = runtime.config.retry_after_seconds
+            await send_error(send, unavailable(message, "gateway_unavailable", retry))
 
     async def _start(self) -> Runtime:
         self._starting = self._starting or asyncio.Lock()
@@ -108,7 +116,7 @@ async def serve(
         runtime.tally.add(model, requests=1, errors=1)
         raise
     finally:
-        await runtime.gate.release(route.instance_id, request_id)
+        await runtime.release(route.instance_id, request_id)
     runtime.tally.add(model, requests=1, errors=int(status >= 500))
 
 

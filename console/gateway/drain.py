@@ -15,6 +15,7 @@ import time
 from functools import lru_cache
 
 from redis import Redis
+from redis.exceptions import RedisError
 
 from console.gateway import keys, scripts
 from console.gateway.config import GatewayConfig
@@ -22,6 +23,12 @@ from console.jobs.service import JobRefusedError
 from console.models import Instance
 
 _POLL_SECONDS = 0.05
+# How long a sleep waits for Redis to answer again (a restart takes about a second).
+REDIS_PATIENCE_SECONDS = 5.0
+_REDIS_RETRY_SECONDS = 0.2
+# A closed gate outlives the drain by this much: by then the instance has left ``awake``
+# (the gateway sees that within a second) or the sleep was abandoned.
+_GATE_MARGIN_SECONDS = 120
 
 
 @lru_cache(maxsize=4)
@@ -34,13 +41,17 @@ def _episode(instance_id: int) -> int:
     return int(changed.timestamp() * 1_000_000)
 
 
-def close_gate(redis: Redis, prefix: str, instance_id: int) -> str:
-    """Close the gate for the instance's current awake stretch; returns the closing token."""
+def close_gate(redis: Redis, prefix: str, instance_id: int, expire_seconds: int) -> str:
+    """Close the gate for the instance's current awake stretch; returns the closing token.
+
+    The closing expires: a sleep abandoned between the close and its move to
+    ``falling_asleep`` (its worker killed) must not hold the model's requests for ever.
+    """
     nonce = secrets.token_hex(8)
     while True:
         episode = _episode(instance_id)
         token = f"{episode}:{nonce}"
-        redis.set(keys.gate(prefix, instance_id), token)
+        redis.set(keys.gate(prefix, instance_id), token, ex=expire_seconds)
         # The row moved between the read and the close (a reconcile correction): close
         # again for the new stretch, or a web process would judge this closing stale.
         if _episode(instance_id) == episode:
@@ -52,10 +63,31 @@ def inflight_count(redis: Redis, prefix: str, instance_id: int) -> int:
 
 
 def close_and_drain(instance: Instance, config: GatewayConfig | None = None) -> None:
-    """Hold new requests, wait for in-flight ones; refuse the sleep if they do not finish."""
+    """Hold new requests, wait for in-flight ones; refuse the sleep if they do not finish.
+
+    Without Redis the gateway cannot hold requests, nor say which are in flight: a Redis
+    that does not answer for a few seconds (longer than a restart) refuses the sleep.
+    """
     config = config or GatewayConfig.from_settings()
     redis = sync_redis(config.redis_url)
-    token = close_gate(redis, config.redis_prefix, instance.pk)
+    patience = time.monotonic() + REDIS_PATIENCE_SECONDS
+    while True:
+        try:
+            _close_and_drain(redis, instance, config)
+            return
+        except RedisError as error:
+            if time.monotonic() >= patience:
+                raise JobRefusedError(
+                    f"{instance.name}: the gateway's Redis does not answer "
+                    f"({type(error).__name__}: {error}); requests to it cannot be held, "
+                    "so it was not put to sleep"
+                ) from error
+            time.sleep(_REDIS_RETRY_SECONDS)
+
+
+def _close_and_drain(redis: Redis, instance: Instance, config: GatewayConfig) -> None:
+    expire = int(config.drain_seconds + _GATE_MARGIN_SECONDS)
+    token = close_gate(redis, config.redis_prefix, instance.pk, expire)
     deadline = time.monotonic() + config.drain_seconds
     while (count := inflight_count(redis, config.redis_prefix, instance.pk)) > 0:
         if time.monotonic() >= deadline:

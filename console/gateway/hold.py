@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from console.gateway import keys, scripts
 from console.gateway.config import GatewayConfig
-from console.gateway.errors import not_found, unavailable
+from console.gateway.errors import GatewayError, not_found, unavailable
 from console.gateway.figures import Tally
 from console.gateway.gate import AsyncGate
 from console.gateway.routes import Route, RouteTable
@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 _RECHECK_SECONDS = 0.25
 # A failed activate job is asked for again after this long, not on every recheck.
 _WAKE_LOCK_SECONDS = 3
+# States in which the engine serves nothing until an operator launches it again.
+_NOT_RUNNING = frozenset({InstanceState.STOPPED, InstanceState.STOPPING})
+# How much of the instance's state detail a failed request's message quotes.
+_DETAIL_CHARS = 200
 
 
 def request_activate(instance_id: int) -> bool:
@@ -99,10 +103,10 @@ class Holder:
         loop = asyncio.get_running_loop()
         while True:
             route = await self.lookup(model)
-            if route.state == InstanceState.STOPPED:
+            refusal = self._refusal(route)
+            if refusal is not None:
                 self.tally.add(model, rejected=1)
-                raise unavailable(f"The model `{model}` is not running.", "model_not_running",
-                                  self.config.retry_after_seconds)  # fmt: skip
+                raise refusal
             if await self.gate.admit(route, request_id):
                 return route
             if route.state == InstanceState.SLEEPING:
@@ -116,6 +120,24 @@ class Holder:
                     self.config.retry_after_seconds,
                 )
             await self.table.changed(min(remaining, _RECHECK_SECONDS))
+
+    def _refusal(self, route: Route) -> GatewayError | None:
+        """The answer for an instance that will not serve without an operator, if it is one.
+
+        A failed engine is answered at once with the reason instead of holding callers until
+        the hold timeout; ``unknown`` is held, as the reconcile loop settles it within
+        seconds (to awake, sleeping or error).
+        """
+        retry = self.config.retry_after_seconds
+        if route.state in _NOT_RUNNING:
+            return unavailable(f"The model `{route.model}` is not running.", "model_not_running",
+                               retry)  # fmt: skip
+        if route.state == InstanceState.ERROR:
+            reason = route.detail.strip().splitlines()[0][:_DETAIL_CHARS] if route.detail else ""
+            why = f": {reason}" if reason else ""
+            return unavailable(f"The engine serving `{route.model}` has failed{why}.",
+                               "model_failed", retry)  # fmt: skip
+        return None
 
     async def _ask_wake(self, route: Route) -> None:
         lock = keys.waking(self.config.redis_prefix, route.instance_id)

@@ -29,11 +29,21 @@ class Route:
     api_key: str
     state: str
     state_changed_at: datetime
+    detail: str = ""
 
     @property
     def episode(self) -> int:
         """Identifies this stretch of the state: microseconds since the epoch of its start."""
         return int(self.state_changed_at.timestamp() * 1_000_000)
+
+
+S = InstanceState
+# Which instance of a model a request goes to (or waits for): the first state listed wins,
+# the lowest id among equals (``min`` keeps the first, and rows come ordered by id).
+_READINESS: dict[str, int] = {state: rank for rank, state in enumerate(
+    (S.AWAKE, S.WAKING, S.SLEEPING, S.FALLING_ASLEEP, S.STARTING, S.UNKNOWN, S.ERROR,
+     S.STOPPING, S.STOPPED)
+)}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -61,10 +71,11 @@ def load_snapshot(used_key_ids: set[int]) -> Snapshot:
         InferenceKey.objects.filter(pk__in=used_key_ids).update(last_used_at=timezone.now())
     routes: dict[str, list[Route]] = {}
     rows = Instance.objects.order_by("pk").values_list(
-        "pk", "served_model_name", "base_url", "api_key", "state", "state_changed_at"
-    )
-    for pk, model, base_url, api_key, state, changed in rows:
-        route = Route(pk, model, base_url.rstrip("/"), api_key, state, changed)
+        "pk", "served_model_name", "base_url", "api_key", "state", "state_changed_at",
+        "state_detail",
+    )  # fmt: skip
+    for pk, model, base_url, api_key, state, changed, detail in rows:
+        route = Route(pk, model, base_url.rstrip("/"), api_key, state, changed, detail)
         routes.setdefault(model, []).append(route)
     keys = {
         key_hash: KeyEntry(pk, frozenset(allowed or ()))
@@ -119,12 +130,12 @@ class RouteTable:
             return
 
     def route(self, model: str) -> Route | None:
-        """An awake instance of the model if any, else the first one (to be woken)."""
+        """The instance of the model closest to serving: awake, else waking, else one to
+        wake... a failed or stopped one only when there is nothing better."""
         routes = self.snapshot.routes.get(model)
         if not routes:
             return None
-        awake = [r for r in routes if r.state == InstanceState.AWAKE]
-        return awake[0] if awake else routes[0]
+        return min(routes, key=lambda r: _READINESS.get(r.state, len(_READINESS)))
 
     def key(self, key_hash: str) -> KeyEntry | None:
         return self.snapshot.keys.get(key_hash)

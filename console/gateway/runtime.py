@@ -8,6 +8,7 @@ import logging
 
 import httpx
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from console.gateway import keys
 from console.gateway.config import GatewayConfig
@@ -62,6 +63,14 @@ class Runtime:
             except Exception:
                 # A database or Redis hiccup must not stop the refreshes: the next one retries.
                 log.exception("gateway route refresh failed")
+
+    async def release(self, instance_id: int, request_id: str) -> None:
+        """Drop the in-flight mark of a request that was answered (its answer is sent: a Redis
+        failure here only leaves the mark to expire with its lease)."""
+        try:
+            await self.gate.release(instance_id, request_id)
+        except RedisError as error:
+            log.warning("gateway: could not release request %s: %r", request_id, error)
 
     async def release_everywhere(self, model: str, request_id: str) -> None:
         """Drop a request's in-flight mark on every instance of the model (after a cancel)."""

@@ -127,13 +127,17 @@ def prepare_database() -> None:
 def start_redis(supervisor: Supervisor, logs: Path) -> None:
     socket_path: Path = settings.EMBEDDED_REDIS_SOCKET
     socket_path.parent.mkdir(parents=True, exist_ok=True)
-    socket_path.unlink(missing_ok=True)  # left by a killed run; redis refuses to bind over it
+
+    def remove_stale_socket() -> None:
+        socket_path.unlink(missing_ok=True)  # left by a killed one; redis won't bind over it
+
     supervisor.start(
         Child(
             "redis",
             redis_argv(find_redis_server(), socket_path),
             logs / "redis.log",
             infrastructure=True,
+            prepare=remove_stale_socket,
         )
     )
     wait_until_answering(settings.REDIS_URL)
@@ -170,5 +174,7 @@ def run(options: UpOptions) -> int:
         print("stopped", flush=True)
         return 0
     tail = "\n".join(died.last_lines())
-    print(f"{died.name} exited with code {died.exit_code()}; stopped the console\n{tail}")
+    times, window = supervisor.policy.limit + 1, f"{supervisor.policy.window / 60:g} min"
+    print(f"{died.name} exited with code {died.exit_code()}, {times} times in {window}; "
+          f"stopped the console\n{tail}")  # fmt: skip
     return 1

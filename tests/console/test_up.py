@@ -156,6 +156,32 @@ def test_ctrl_c_leaves_no_process_behind(console_up: RunningConsole) -> None:
     assert alive == []
 
 
+def wait_for_text(log: Path, text: str, times: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not log.exists() or log.read_text(errors="replace").count(text) < times:
+        assert time.monotonic() < deadline, f"{text!r} not {times}x in {log}"
+        time.sleep(0.2)
+
+
+def test_a_killed_worker_and_agent_are_started_again(
+    console_up: RunningConsole, tmp_path: Path
+) -> None:
+    wait_for_page(f"{console_up.url}/login/")
+    logs = tmp_path / "data" / "logs"  # run_up's data dir
+    for name, part in (("worker", "celery -A console worker"), ("agent", "manage.py agent")):
+        log = logs / f"{name}.log"
+        wait_for_text(log, " ready.", times=1)  # a running one is killed, not a starting one
+        [old] = [c for c in console_up.descendants() if part in " ".join(c.cmdline())]
+        os.killpg(old.pid, signal.SIGKILL)
+        read_until(console_up.process, f"restarted {name} (pid ", console_up.output, timeout=30)
+        assert f"{name} exited with code -9; restarting it in 1 s" in "".join(console_up.output)
+        [new] = [c for c in console_up.descendants() if part in " ".join(c.cmdline())]
+        assert new.pid != old.pid
+        # A working one: it logs " ready." a second time, as it did when up started it.
+        wait_for_text(log, " ready.", times=2)
+    assert console_up.process.poll() is None, "the console stayed up"
+
+
 def logged_in(console: RunningConsole) -> httpx.Client:
     username, password = console.credentials()
     client = httpx.Client(base_url=console.url, timeout=10)

@@ -126,9 +126,8 @@ def bearer(key: str) -> dict[str, str]:
 def register(emulator: EmulatorProcess, name: str, **fields: object) -> Instance:
     """An awake instance row for a running emulator (no host, no launch)."""
     fields.setdefault("state", InstanceState.AWAKE)
-    return Instance.objects.create(
-        name=name, served_model_name=f"test/{name}", base_url=emulator.url, **fields
-    )
+    fields.setdefault("served_model_name", f"test/{name}")
+    return Instance.objects.create(name=name, base_url=emulator.url, **fields)
 
 
 def completion_body(model: str, *, stream: bool = False, max_tokens: int = 4) -> dict[str, object]:

@@ -5,16 +5,20 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from django.conf import settings
 from redis import Redis
 
-from console.gateway import keys
+from console.gateway import drain, keys
 from console.gateway.config import GatewayConfig
 from console.gateway.drain import close_and_drain
 from console.jobs.service import JobRefusedError
 from console.models import Instance, InstanceState
+from tests.support.emulator import free_port
+from tests.support.redis_server import redis_server
+from tests.support.redis_server import stop as redis_stop
 
 PREFIX = settings.REDIS_PREFIX
 
@@ -47,6 +51,8 @@ def test_drain_waits_for_the_request_in_flight(
     close_and_drain(instance, config(5))
     assert time.monotonic() - started >= 0.35
     assert clean_gateway_keys.exists(keys.gate(PREFIX, instance.pk)), "stays closed for the sleep"
+    # ...but not for ever: a sleep abandoned before its move must not hold requests for good.
+    assert 5 < clean_gateway_keys.ttl(keys.gate(PREFIX, instance.pk)) <= 5 + 120
 
 
 def test_drain_that_times_out_refuses_the_sleep_and_reopens_the_gate(
@@ -64,3 +70,45 @@ def test_an_expired_in_flight_mark_does_not_block_a_sleep(
     # What a web process that died mid-request leaves: a mark whose lease has run out.
     clean_gateway_keys.zadd(keys.inflight(PREFIX, instance.pk), {"lost": time.time() - 1})
     close_and_drain(instance, config(0.3))
+
+
+def test_a_sleep_is_refused_with_the_reason_when_redis_does_not_answer(
+    instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(drain, "REDIS_PATIENCE_SECONDS", 1.0)
+    nobody = replace(config(5), redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    started = time.monotonic()
+    with pytest.raises(JobRefusedError) as refused:
+        close_and_drain(instance, nobody)
+    assert time.monotonic() - started >= 1.0, "Redis is given a moment to come back"
+    assert "alpha: the gateway's Redis does not answer (ConnectionError" in str(refused.value)
+    assert str(refused.value).endswith("requests to it cannot be held, so it was not put to sleep")
+
+
+def test_a_drain_rides_through_a_redis_restart(instance: Instance, tmp_path: Path) -> None:
+    port = free_port()
+    with redis_server(port, tmp_path / "first") as first:
+        private = Redis(port=port)
+        mark_in_flight(private, instance)
+        result: list[BaseException | None] = []
+
+        def sleep_side() -> None:
+            try:
+                close_and_drain(
+                    instance, replace(config(10), redis_url=f"redis://127.0.0.1:{port}/0")
+                )
+                result.append(None)
+            except BaseException as error:  # handed to the test thread
+                result.append(error)
+
+        thread = threading.Thread(target=sleep_side)
+        thread.start()
+        time.sleep(0.3)
+        assert not result, "waits for the request in flight"
+        redis_stop(first)
+    # Down for half a second, then back (empty: in-memory, the request's mark is gone).
+    time.sleep(0.5)
+    with redis_server(port, tmp_path / "second"):
+        thread.join(timeout=15)
+        assert result == [None]
+        assert Redis(port=port).exists(keys.gate(PREFIX, instance.pk)), "closed on the new one"

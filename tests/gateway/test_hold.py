@@ -22,6 +22,7 @@ from console.gateway import keys
 from console.gateway.drain import close_gate
 from console.models import Instance, InstanceState, Job, JobKind
 from tests.gateway.conftest import (
+    EngineFactory,
     GatewayFactory,
     completion_body,
     post_completion,
@@ -119,7 +120,7 @@ def test_a_closed_gate_holds_requests_until_the_instance_is_awake_again(
     gateway: str, inference_key: str, alpha: EmulatorProcess, clean_gateway_keys: Redis
 ) -> None:
     instance = register(alpha, "alpha")
-    close_gate(clean_gateway_keys, PREFIX, instance.pk)
+    close_gate(clean_gateway_keys, PREFIX, instance.pk, 60)
     thread, result = in_background(lambda: post_completion(gateway, inference_key, "test/alpha"))
     time.sleep(1.5)
     assert thread.is_alive(), "forwarded although a sleep was in flight"
@@ -130,3 +131,39 @@ def test_a_closed_gate_holds_requests_until_the_instance_is_awake_again(
     assert isinstance(response, httpx.Response)
     assert response.status_code == 200
     assert not clean_gateway_keys.exists(keys.gate(PREFIX, instance.pk))
+
+
+@pytest.mark.parametrize(
+    ("state", "code", "message"),
+    [
+        (InstanceState.ERROR, "model_failed",
+         "The engine serving `test/alpha` has failed: engine process 4242 exited."),
+        (InstanceState.STOPPED, "model_not_running", "The model `test/alpha` is not running."),
+        (InstanceState.STOPPING, "model_not_running", "The model `test/alpha` is not running."),
+    ],
+)  # fmt: skip
+def test_an_instance_that_cannot_serve_is_answered_at_once_not_held(
+    short_hold: str, inference_key: str, alpha: EmulatorProcess,
+    state: InstanceState, code: str, message: str,
+) -> None:  # fmt: skip
+    detail = "engine process 4242 exited\nsecond line not quoted"
+    register(alpha, "alpha", state=state, state_detail=detail)
+    response = post_completion(short_hold, inference_key, "test/alpha")
+    assert response.status_code == 503  # at once: the code is not the hold's wake_timeout
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["message"] == message
+    assert not Job.objects.exists(), "no wake asked for"
+
+
+def test_a_request_waits_for_the_sleeping_instance_not_the_failed_one(
+    short_hold: str, inference_key: str, alpha: EmulatorProcess, engine_factory: EngineFactory
+) -> None:
+    with engine_factory("alpha") as second:
+        register(alpha, "alpha-failed", served_model_name="test/alpha", state=InstanceState.ERROR)
+        sleeping = Instance.objects.create(
+            name="alpha-asleep", served_model_name="test/alpha", base_url=second.url,
+            state=InstanceState.SLEEPING, sleep_level=1,
+        )  # fmt: skip
+        response = post_completion(short_hold, inference_key, "test/alpha")
+    assert response.json()["error"]["code"] == "wake_timeout", "held: no worker runs here"
+    assert [job.instance_id for job in Job.objects.all()] == [sleeping.pk]

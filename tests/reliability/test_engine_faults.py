@@ -1,4 +1,5 @@
-"""The engine SIGKILLed in the middle of a sleep, a wake and a level-2 reload.
+"""The engine SIGKILLed in the middle of a sleep, a wake, a level-2 reload, and a wake that
+requests held in the gateway are waiting for.
 
 Each call is slowed down (pinning, the host-to-device link, the disk) so that the kill
 lands while the engine is still working on it; the engine's log proves it never answered.
@@ -6,13 +7,17 @@ lands while the engine is still working on it; the engine's log proves it never 
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from console.jobs.service import JobRequest, request_job
-from console.models import Instance, InstanceState, JobKind, JobState
+from console.models import Instance, InstanceState, Job, JobKind, JobState
+from console.models.gateway import InferenceKey
+from tests.gateway.conftest import GatewayFactory, gateway_factory, post_completion
 from tests.jobs.conftest import InstanceFactory, run_job, wait_finished
 from tests.reliability.conftest import (
     NOT_RUNNING,
@@ -23,6 +28,8 @@ from tests.reliability.conftest import (
     wait_state,
     wait_until,
 )
+
+__all__ = ["gateway_factory"]
 
 pytestmark = pytest.mark.slow
 
@@ -98,3 +105,40 @@ def test_engine_killed_during_level_two_reload_leaves_no_job_running(
     assert job.state == JobState.FAILED
     assert posts_logged(instance, "/collective_rpc") == 0, "killed during the reload"
     assert_recovered(instance)
+
+
+def test_engine_killed_while_requests_wait_for_its_wake_answers_them_with_the_reason(
+    make_instance: InstanceFactory, gateway_factory: GatewayFactory
+) -> None:
+    # A hold far longer than the test: an answer before it is the gateway's own decision.
+    gateway = gateway_factory(HOLD_SECONDS="120")
+    key = InferenceKey.issue("tests", [])[1]
+    instance = slow_instance(make_instance, "heldkill", "--h2d-gbps", "1")
+    assert run_job(instance, JobKind.SLEEP, level=1).state == JobState.SUCCEEDED
+    answers: list[httpx.Response] = []
+
+    def request() -> None:
+        answers.append(post_completion(gateway, key, "test/heldkill", timeout=150))
+
+    held = [threading.Thread(target=request) for _ in range(4)]
+    for thread in held:
+        thread.start()
+    # The first held request asked for the activate job; its wake is under way.
+    wait_state(instance, State.WAKING)
+    time.sleep(CALL_UNDER_WAY)
+    kill_engine(instance)
+    for thread in held:
+        thread.join(timeout=60)
+    assert [a.status_code for a in answers] == [503] * 4
+    for answer in answers:
+        error = answer.json()["error"]
+        assert error["code"] == "model_failed", error
+        assert error["message"].startswith("The engine serving `test/heldkill` has failed: ")
+        assert answer.headers["retry-after"] == "5"
+    # The agent saw the engine die before the wake call gave up: the answers came first.
+    activate = wait_finished(Job.objects.get(instance=instance, kind=JobKind.SWITCH))
+    assert activate.state == JobState.FAILED
+    assert posts_logged(instance, "/wake_up") == 0, "killed before it answered"
+    assert_recovered(instance)
+    # Relaunched, the same model is served through the gateway again.
+    assert post_completion(gateway, key, "test/heldkill").status_code == 200

@@ -37,8 +37,8 @@ def child_env(data_dir: Path, **extra: str) -> dict[str, str]:
         CONSOLE_JOB_EVIDENCE_WAIT="3",
         CONSOLE_RECONCILE_SECONDS="1",
         DJANGO_SETTINGS_MODULE="console.settings",
-        **extra,
     )
+    env.update(extra)  # may replace a default above (REDIS_URL for a private Redis)
     return env
 
 
