@@ -20,14 +20,17 @@ from starlette.types import Receive, Scope, Send
 
 from console.gateway.auth import authenticate, check_model
 from console.gateway.config import GatewayConfig
-from console.gateway.errors import GatewayError, unavailable
+from console.gateway.errors import GatewayError, not_found, unavailable
 from console.gateway.paths import forwardable_path
 from console.gateway.proxy import Upstream, forward
 from console.gateway.request import ClientGone, model_of, read_body, watch_disconnect
-from console.gateway.routes import Route
+from console.gateway.routes import KeyEntry, Route
 from console.gateway.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+# ``GET /v1/models/{model}``: a model id may hold slashes (``facebook/opt-125m``).
+_MODEL_PATH = "/v1/models/"
 
 
 class GatewayApp:
@@ -88,6 +91,9 @@ async def handle(runtime: Runtime, scope: Scope, receive: Receive, send: Send) -
         allowed = [m for m in runtime.table.models() if key.may_use(m)]
         await send_json(send, 200, models_list(allowed))
         return
+    if path.startswith(_MODEL_PATH) and scope["method"] == "GET":
+        await send_json(send, 200, await model_card(runtime, key, path[len(_MODEL_PATH) :]))
+        return
     body = await read_body(receive, runtime.config.max_body_bytes)
     model = model_of(body)
     check_model(key, model)
@@ -138,9 +144,19 @@ async def until_disconnected(
 
 def models_list(models: list[str]) -> dict[str, object]:
     created = int(time.time())
-    cards = [{"id": m, "object": "model", "created": created, "owned_by": "vllm-console"}
-             for m in models]  # fmt: skip
-    return {"object": "list", "data": cards}
+    return {"object": "list", "data": [card(m, created) for m in models]}
+
+
+def card(model: str, created: int) -> dict[str, object]:
+    return {"id": model, "object": "model", "created": created, "owned_by": "vllm-console"}
+
+
+async def model_card(runtime: Runtime, key: KeyEntry, model: str) -> dict[str, object]:
+    """``GET /v1/models/{model}``: answered here (asleep or not), 404 for one the key
+    may not use, as for one that does not exist."""
+    if not key.may_use(model) or await runtime.holder.lookup_or_none(model) is None:
+        raise not_found(f"The model `{model}` does not exist.", "model_not_found")
+    return card(model, int(time.time()))
 
 
 async def send_json(send: Send, status: int, payload: object) -> None:

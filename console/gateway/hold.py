@@ -63,12 +63,16 @@ class Holder:
         self.holding = 0
         self._hold = redis.register_script(scripts.HOLD)
 
-    async def lookup(self, model: str) -> Route:
+    async def lookup_or_none(self, model: str) -> Route | None:
         route = self.table.route(model)
         if route is None:
             # A model registered a moment ago is served at once, not after the next refresh.
             await self.table.refresh_for_miss()
             route = self.table.route(model)
+        return route
+
+    async def lookup(self, model: str) -> Route:
+        route = await self.lookup_or_none(model)
         if route is None:
             raise not_found(f"The model `{model}` does not exist.", "model_not_found")
         return route

@@ -7,6 +7,7 @@ import time
 import httpx
 from django.utils import timezone
 
+from console.models import InstanceState
 from console.models.gateway import InferenceKey, hash_key
 from tests.gateway.conftest import bearer, post_completion, register
 from tests.support.emulator import EmulatorProcess
@@ -59,6 +60,23 @@ def test_models_lists_only_what_the_key_may_use(
     response = httpx.get(f"{gateway}/v1/models", headers=bearer(key))
     assert response.status_code == 200
     assert [card["id"] for card in response.json()["data"]] == ["test/beta"]
+
+
+def test_a_model_card_is_answered_for_a_model_the_key_may_use_asleep_or_not(
+    gateway: str, transactional_db: None, alpha: EmulatorProcess
+) -> None:
+    register(alpha, "alpha", state=InstanceState.SLEEPING, sleep_level=2)
+    register(alpha, "beta")
+    _, key = InferenceKey.issue("limited", ["test/alpha"])
+    card = httpx.get(f"{gateway}/v1/models/test/alpha", headers=bearer(key))
+    assert card.status_code == 200
+    assert card.json() == {"id": "test/alpha", "object": "model", "owned_by": "vllm-console",
+                           "created": card.json()["created"]}  # fmt: skip
+    for hidden in ("test/beta", "test/nothing"):  # not allowed reads as not there
+        missing = httpx.get(f"{gateway}/v1/models/{hidden}", headers=bearer(key))
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "model_not_found"
+    assert "/v1/models" not in alpha.log_text(), "answered by the gateway, not the engine"
 
 
 def test_key_use_is_stamped_on_the_key(
