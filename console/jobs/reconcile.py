@@ -120,11 +120,11 @@ def fail_stuck_jobs(limits: dict[str, int]) -> int:
         stuck = Job.objects.filter(
             kind=kind, state=JobState.RUNNING, started_at__lt=now - timedelta(seconds=seconds + 60)
         )
-        for job_id, instance_id in stuck.values_list("pk", "instance_id"):
-            failed += Job.objects.filter(pk=job_id, state=JobState.RUNNING).update(
-                state=JobState.FAILED, finished_at=now, error="the job exceeded its time limit"
-            )
-            doubt_instance(instance_id, "a job exceeded its time limit")
+        for job_id, instance_id in list(stuck.values_list("pk", "instance_id")):
+            if transition_job(job_id, {JobState.RUNNING}, JobState.FAILED,
+                              error="the job exceeded its time limit"):  # fmt: skip
+                failed += 1
+                doubt_instance(instance_id, "a job exceeded its time limit")
     return failed
 
 

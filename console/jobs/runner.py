@@ -67,7 +67,6 @@ def claim(job_id: int, task_id: str) -> Job | None:
     """Move the job to running, or say why not (None) and deal with a lost run."""
     # False also when another job of the instance runs: this one is dispatched after it.
     if transition_job(job_id, {JobState.QUEUED}, JobState.RUNNING, celery_task_id=task_id):
-        notify.job_changed(job_id)  # Live data (issue 5)
         return Job.objects.select_related("instance", "instance__host").get(pk=job_id)
     stale = Job.objects.filter(pk=job_id, state=JobState.RUNNING, celery_task_id=task_id)
     if stale.update(
@@ -134,12 +133,11 @@ def describe(failure: BaseException) -> str:
 
 
 def finish(job: Job, state: JobState, error: str, outcome: JobOutcome, wall_seconds: float) -> None:
-    if transition_job(
+    transition_job(
         job.pk,
         {JobState.RUNNING},
         state,
         wall_seconds=round(wall_seconds, 3),
         error=error,
         **outcome.fields(),
-    ):
-        notify.job_changed(job.pk)  # Live data (issue 5)
+    )

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from console.models.instances import Instance
 from console.models.transitions import check_allowed, conditional_update
+from console.realtime.signals import job_state_changed
 
 
 class JobKind(models.TextChoices):
@@ -125,4 +126,7 @@ def transition_job(
         fields.setdefault("started_at", now)
     elif to in FINISHED:
         fields.setdefault("finished_at", now)
-    return conditional_update(Job, job_id, expected, state=to, **fields)
+    moved = conditional_update(Job, job_id, expected, state=to, **fields)
+    if moved:  # Live data (issue 5): every job move reaches the pages (realtime.notify).
+        job_state_changed.send(sender=Job, job_id=job_id)
+    return moved

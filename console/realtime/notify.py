@@ -19,7 +19,7 @@ from console.models import EngineEvent, Host, Instance, Job, MemorySample, Subje
 from console.realtime import payloads
 from console.realtime.events import Event
 from console.realtime.publisher import publish
-from console.realtime.signals import instance_state_changed
+from console.realtime.signals import instance_state_changed, job_state_changed
 from engines.launcher.logfiles import redact_secrets
 
 
@@ -48,9 +48,14 @@ def on_instance_state_changed(sender: Any, instance_id: int, **kwargs: Any) -> N
     instance_changed(instance_id)
 
 
+@receiver(job_state_changed, dispatch_uid="realtime-job-state")
+def on_job_state_changed(sender: Any, job_id: int, **kwargs: Any) -> None:
+    job_changed(job_id)
+
+
 @receiver(post_save, sender=Job, dispatch_uid="realtime-job-created")
 def on_job_saved(sender: Any, instance: Job, created: bool, **kwargs: Any) -> None:
-    """A new (queued) job; its later moves are conditional updates, published by the runner."""
+    """A new (queued) job; its later moves are published through ``job_state_changed``."""
     if created:
         job_changed(instance.pk)
 

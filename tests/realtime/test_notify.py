@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from console.agent.loop import AgentLoop, register
-from console.models import EngineEvent, Instance, InstanceState, Job, JobKind
+from console.jobs.reconcile import fail_stuck_jobs
+from console.models import EngineEvent, Instance, InstanceState, Job, JobKind, JobState
 from console.realtime import notify
 from engines.probes import SimGpuProbe
 from engines.simgpu import GIB, SimGpu, SimGpuDir
@@ -59,6 +62,25 @@ async def test_a_new_job_is_published_as_queued(cookie: str, instance: Instance)
         job = await Job.objects.acreate(instance=instance, kind=JobKind.WAKE)
         event = await ws.receive_json_from()
     assert (event["type"], event["job_id"], event["state"]) == ("job.update", job.pk, "queued")
+
+
+async def test_a_job_failed_by_the_reconcile_sweep_is_published(
+    cookie: str, instance: Instance
+) -> None:
+    await Instance.objects.filter(pk=instance.pk).aupdate(state=InstanceState.WAKING,
+                                                          sleep_level=None)  # fmt: skip
+    long_ago = timezone.now() - timedelta(hours=1)
+    job = await Job.objects.acreate(instance=instance, kind=JobKind.WAKE,
+                                    state=JobState.RUNNING, started_at=long_ago)  # fmt: skip
+    async with websocket("/ws/console/", cookie) as ws:
+        await connected(ws)
+        assert await sync_to_async(fail_stuck_jobs)({JobKind.WAKE: 60}) == 1
+        events = [await ws.receive_json_from(), await ws.receive_json_from()]
+    [update] = [e for e in events if e["type"] == "job.update"]
+    assert (update["job_id"], update["state"]) == (job.pk, "failed")
+    assert update["error"] == "the job exceeded its time limit"
+    [state] = [e for e in events if e["type"] == "instance.state"]
+    assert state["state"] == "unknown", "the sweep doubts the instance, and says so live"
 
 
 async def test_an_agent_tick_publishes_gpu_and_host_samples(
