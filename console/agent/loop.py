@@ -30,10 +30,9 @@ from console.models import (
 )
 from console.realtime import notify
 from console.realtime.events import Event
-from console.realtime.logfollow import LineFollower
 from console.realtime.publisher import publish
 from engines.launcher.logfiles import last_lines
-from engines.logparser import EngineLogEvent, LogTail
+from engines.logparser import EngineLogEvent, LogTail, TailLines
 from engines.probes import GpuProbe, GpuReading, process_tree_rss, read_host
 
 log = logging.getLogger(__name__)
@@ -43,6 +42,10 @@ State = InstanceState
 RUNNING_STATES = [State.AWAKE, State.SLEEPING, State.FALLING_ASLEEP, State.WAKING, State.UNKNOWN]
 # Live data (issue 5): engines whose /metrics are scraped (not while a job moves them).
 SCRAPED_STATES = {State.AWAKE, State.SLEEPING}
+# Live tail (issue 5): a burst (a request log at high load) is cut to its last lines per
+# tick, and each line to a length a page can show; the file keeps everything.
+LIVE_TAIL_LINES = 200
+LIVE_LINE_CHARS = 4000
 
 
 def _scraper() -> EngineScraper:
@@ -79,8 +82,7 @@ class AgentLoop:
     stopped: threading.Event = field(default_factory=threading.Event)
     # Logs found at start were read by the agent that ran before: skip what they hold.
     primed: bool = False
-    # Live data (issue 5): raw log lines for the live tail, engine /metrics for the samples.
-    lines: dict[int, LineFollower] = field(default_factory=dict)
+    # Live data (issue 5): engine /metrics for the samples.
     scraper: EngineScraper = field(default_factory=_scraper)
     live: list[Event] = field(default_factory=list)
 
@@ -141,25 +143,23 @@ class AgentLoop:
         self.live += notify.sample_events(self.host, rows)  # Live data (issue 5)
 
     def follow_log(self, instance: Instance) -> None:
+        """Engine events to the database, and (issue 5) new lines to the live tail."""
         if not instance.log_path:
             return
         tail = self.tails.get(instance.pk)
         if tail is None or tail.path != Path(instance.log_path):
-            tail = self.tails[instance.pk] = LogTail(Path(instance.log_path))
+            if tail is not None:
+                tail.close()
+            tail = LogTail(Path(instance.log_path), keep_lines=LIVE_TAIL_LINES)
+            self.tails[instance.pk] = tail
             if not self.primed:
                 tail.poll()
+                tail.take_lines()
         events = tail.poll()
         if events:
             rows = EngineEvent.objects.bulk_create([_event_row(instance, e) for e in events])
             self.live += notify.engine_event_messages(rows)  # Live data (issue 5)
-        self.follow_lines(instance)
-
-    def follow_lines(self, instance: Instance) -> None:
-        """Live data (issue 5): every new log line to the instance page's live tail."""
-        follower = self.lines.get(instance.pk)
-        if follower is None or follower.path != Path(instance.log_path):
-            follower = self.lines[instance.pk] = LineFollower(Path(instance.log_path))
-        self.live += notify.log_line_events(instance.pk, follower.poll())
+        self.live += notify.log_line_events(instance.pk, live_tail(tail.take_lines()))
 
     def check_alive(self, instance: Instance) -> None:
         """An engine the console launched whose process is gone: error, with its last lines."""
@@ -202,6 +202,14 @@ def owners(instances: list[Instance]) -> dict[int, str]:
             continue
         names.update((child.pid, instance.name) for child in children)
     return names
+
+
+def live_tail(taken: TailLines) -> list[str]:
+    """The lines one tick shows on the live tail, after a marker for those it leaves out."""
+    lines = [line[:LIVE_LINE_CHARS] for line in taken.lines]
+    if taken.skipped:
+        return [f"[... {taken.skipped} lines not shown]", *lines]
+    return lines
 
 
 def _by_instance(reading: GpuReading, names: dict[int, str]) -> dict[str, int]:

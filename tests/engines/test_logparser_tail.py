@@ -1,4 +1,4 @@
-"""LogTail follows a real file; stream_events reads a real pipe as it fills."""
+"""LogTail follows a real file (events and raw lines); stream_events reads a real pipe."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import io
 import os
 from pathlib import Path
 
-from engines.logparser import LogTail, parse_text, stream_events
+from engines.logparser import LogTail, TailLines, parse_text, stream_events
+from engines.logparser.patterns import MAX_LINE_CHARS
 
 SLEEP = (
     "(EngineCore_DP0 pid=212) INFO 03-14 09:20:14 [executor_base.py:189] "
@@ -25,6 +26,11 @@ def append(path: Path, data: str | bytes) -> None:
 
 def seconds(tail: LogTail) -> list[float | None]:
     return [event.seconds for event in tail.poll()]
+
+
+def raw_lines(tail: LogTail) -> list[str]:
+    tail.poll()
+    return tail.take_lines().lines
 
 
 def test_missing_file_gives_no_events_until_it_appears(tmp_path: Path) -> None:
@@ -130,3 +136,93 @@ def test_stream_events_reports_a_line_before_the_pipe_closes() -> None:
         writer.flush()
         batches = stream_events(reader)
         assert [event.seconds for event in next(batches)] == [8.0]
+
+
+def test_take_lines_gives_every_raw_line_read_since_the_last_take(tmp_path: Path) -> None:
+    log = tmp_path / "engine.log"
+    append(log, "noise\r\n" + sleep_line(1))
+    with LogTail(log, keep_lines=10) as tail:
+        tail.poll()
+        assert tail.take_lines() == TailLines(["noise", sleep_line(1)[:-1]], skipped=0)
+        assert tail.take_lines() == TailLines([], skipped=0)
+
+
+def test_lines_are_kept_only_when_asked_for(tmp_path: Path) -> None:
+    log = tmp_path / "engine.log"
+    append(log, "noise\n")
+    with LogTail(log) as tail:
+        tail.poll()
+        assert tail.take_lines() == TailLines([], skipped=0)
+
+
+def test_an_unfinished_raw_line_waits_for_its_end(tmp_path: Path) -> None:
+    log = tmp_path / "engine.log"
+    append(log, "INFO half")
+    with LogTail(log, keep_lines=10) as tail:
+        assert raw_lines(tail) == []
+        append(log, " done\nnext\n")
+        assert raw_lines(tail) == ["INFO half done", "next"]
+
+
+def test_a_redrawn_progress_bar_is_one_raw_line(tmp_path: Path) -> None:
+    log = tmp_path / "engine.log"
+    append(log, "Loading 50%\rLoading 100%\n")
+    with LogTail(log, keep_lines=10) as tail:
+        assert raw_lines(tail) == ["Loading 50%\rLoading 100%"]
+
+
+def test_only_the_last_raw_lines_are_kept_and_the_others_counted(tmp_path: Path) -> None:
+    log = tmp_path / "engine.log"
+    append(log, "1\n2\n3\n")
+    with LogTail(log, keep_lines=2) as tail:
+        tail.poll()
+        append(log, "4\n")
+        tail.poll()
+        assert tail.take_lines() == TailLines(["3", "4"], skipped=2)
+
+
+def test_a_long_raw_line_is_cut_to_the_parsers_limit(tmp_path: Path) -> None:
+    log = tmp_path / "engine.log"
+    append(log, "x" * (MAX_LINE_CHARS + 10) + "\n")
+    append(log, "y" * (MAX_LINE_CHARS + 10))
+    with LogTail(log, keep_lines=10) as tail:
+        tail.poll()
+        append(log, "y\n")
+        assert raw_lines(tail) == ["x" * MAX_LINE_CHARS, "y" * MAX_LINE_CHARS]
+
+
+def test_invalid_utf8_reaches_the_raw_lines_replaced(tmp_path: Path) -> None:
+    log = tmp_path / "engine.log"
+    append(log, b"bad \xff byte\n")
+    with LogTail(log, keep_lines=10) as tail:
+        assert raw_lines(tail) == ["bad \ufffd byte"]
+
+
+def test_raw_lines_of_a_missing_file_start_when_it_appears(tmp_path: Path) -> None:
+    log = tmp_path / "engine.log"
+    with LogTail(log, keep_lines=10) as tail:
+        assert raw_lines(tail) == []
+        append(log, "INFO started\n")
+        assert raw_lines(tail) == ["INFO started"]
+
+
+def test_raw_lines_of_a_truncated_file_start_again_from_the_top(tmp_path: Path) -> None:
+    log = tmp_path / "engine.log"
+    append(log, "a long first line\nhalf")
+    with LogTail(log, keep_lines=10) as tail:
+        raw_lines(tail)
+        log.write_text("b\n")  # copytruncate: same inode, shorter
+        assert raw_lines(tail) == ["b"]
+
+
+def test_raw_lines_of_a_rotated_file_finish_the_old_one_then_follow_the_new(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "engine.log"
+    append(log, "first of old\n")
+    with LogTail(log, keep_lines=10) as tail:
+        raw_lines(tail)
+        append(log, "last of old, unfinished")
+        log.rename(tmp_path / "engine.log.1")
+        append(log, "first of new\n")
+        assert raw_lines(tail) == ["last of old, unfinished", "first of new"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,8 +12,11 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
+from console.agent.loop import AgentLoop, register
 from console.asgi import application
 from console.roles import Role
+from engines.probes import SimGpuProbe
+from engines.simgpu import GIB, SimGpu, SimGpuDir
 from tests.console.conftest import (  # noqa: F401  (fixtures shared with tests/console)
     admin,
     fast_password_hashing,
@@ -30,6 +34,15 @@ def role_groups(transactional_db: None) -> None:
     """Transactional tests flush the role groups that migration 0002 created: put them back."""
     for role in Role:
         Group.objects.get_or_create(name=role.label)
+
+
+@pytest.fixture
+def sim_loop(tmp_path: Path) -> AgentLoop:
+    """The agent of a host with one simulated 24 GiB GPU."""
+    sim = SimGpuDir(tmp_path / "simgpu")
+    sim.create([SimGpu(0, "GPU-sim-0", "Simulated GPU", 24 * GIB)])
+    probe = SimGpuProbe(sim.path)
+    return AgentLoop(register("gpu-sim", probe, "test"), probe, sim.path)
 
 
 Connector = Callable[..., Any]

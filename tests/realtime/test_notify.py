@@ -10,12 +10,11 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from console.agent.loop import AgentLoop, register
+from console.agent.loop import AgentLoop
 from console.jobs.reconcile import fail_stuck_jobs
 from console.models import EngineEvent, Instance, InstanceState, Job, JobKind, JobState
 from console.realtime import notify
-from engines.probes import SimGpuProbe
-from engines.simgpu import GIB, SimGpu, SimGpuDir
+from engines.simgpu import GIB
 from tests.console.conftest import create_instance
 from tests.realtime.conftest import session_cookie, websocket
 from tests.realtime.test_consumers import connected
@@ -35,14 +34,6 @@ def cookie(viewer: User) -> str:
 @pytest.fixture
 def instance() -> Instance:
     return create_instance(name="qwen", state=InstanceState.SLEEPING, sleep_level=1)
-
-
-@pytest.fixture
-def sim_loop(tmp_path: Path) -> AgentLoop:
-    sim = SimGpuDir(tmp_path / "simgpu")
-    sim.create([SimGpu(0, "GPU-sim-0", "Simulated GPU", 24 * GIB)])
-    probe = SimGpuProbe(sim.path)
-    return AgentLoop(register("gpu-sim", probe, "test"), probe, sim.path)
 
 
 async def test_a_state_change_reaches_the_dashboard(cookie: str, instance: Instance) -> None:
