@@ -2,7 +2,7 @@
 // server-rendered hosts, bars and instance rows (partials cloned from <template>s).
 
 import { drawBar, gpuSegments, hostSegments } from "./bars.js";
-import { connect, field, pageConfig } from "./live.js";
+import { connect, field, pageConfig, tickSince } from "./live.js";
 import { applyInstance, applyJob, bindActions, newRow } from "./rows.js";
 
 const config = pageConfig("dashboard-config");
@@ -39,6 +39,21 @@ function onJob(job) {
   if (row) applyJob(row, job);
 }
 
+// Host cards are rendered by the server (partials/host_card.html): one that appeared after
+// the page loaded (a new agent, a GPU it found) is fetched with the page and swapped in.
+const REFRESH_HOSTS_MS = 5000;
+let hostsRefreshedAt = -Infinity;
+
+async function refreshHosts() {
+  if (performance.now() - hostsRefreshedAt < REFRESH_HOSTS_MS) return;
+  hostsRefreshedAt = performance.now();
+  const response = await fetch(window.location.pathname, { headers: { Accept: "text/html" } });
+  if (!response.ok) return;
+  const page = new DOMParser().parseFromString(await response.text(), "text/html");
+  const fresh = page.getElementById("host-cards");
+  if (fresh) document.getElementById("host-cards").replaceWith(document.adoptNode(fresh));
+}
+
 function onSnapshot(snapshot) {
   const ids = new Set(snapshot.instances.map((instance) => instance.id));
   for (const row of tbody.querySelectorAll("tr[data-instance]")) {
@@ -50,6 +65,11 @@ function onSnapshot(snapshot) {
   }
   const jobs = [...snapshot.jobs].sort((a, b) => a.job_id - b.job_id);
   jobs.forEach(onJob);
+  const shown = (selector) => document.querySelector(selector) !== null;
+  if (!snapshot.hosts.every((host) => shown(`#host-${host.id}`))
+      || !snapshot.gpus.every((gpu) => shown(`[data-bar="gpu-${gpu.id}"]`))) {
+    refreshHosts();
+  }
   for (const host of snapshot.hosts) {
     const badge = document.querySelector(`#host-${host.id} [data-field="online"]`);
     if (!badge) continue;
@@ -60,14 +80,20 @@ function onSnapshot(snapshot) {
 
 function onGpuSample(sample) {
   const bar = document.querySelector(`[data-bar="gpu-${sample.gpu_id}"]`);
-  if (!bar) return;
+  if (!bar) {
+    refreshHosts();
+    return;
+  }
   const segments = gpuSegments(sample.by_instance, sample.used_bytes, byName);
   drawBar(bar, sample.used_bytes, sample.total_bytes, segments);
 }
 
 function onHostSample(sample) {
   const bar = document.querySelector(`[data-bar="host-${sample.host_id}"]`);
-  if (!bar) return;
+  if (!bar) {
+    refreshHosts();
+    return;
+  }
   const segments = hostSegments(sample.instance_rss, sample.used_bytes, byName);
   drawBar(bar, sample.used_bytes, sample.total_bytes, segments);
 }
@@ -81,4 +107,5 @@ const HANDLERS = {
 };
 
 bindActions(tbody, onJob);
+tickSince(tbody);
 connect(config.socket, (event) => HANDLERS[event.type]?.(event), field(document, "live"));

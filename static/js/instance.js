@@ -12,6 +12,7 @@ import {
   plain,
   seconds,
   setText,
+  tickSince,
   timestamp,
 } from "./live.js";
 import { applyInstance, applyJob, bindActions, isStale, jobText } from "./rows.js";
@@ -176,3 +177,4 @@ seedMemory().then(() =>
 refreshTimings();
 refreshLatency();
 setInterval(refreshLatency, MINUTE * 1000);
+tickSince(document);

@@ -135,6 +135,44 @@ export function timestamp(date) {
   return date.toISOString().slice(0, 19).replace("T", " ");
 }
 
+const UNITS = [
+  ["year", 365 * 86400],
+  ["month", 30 * 86400],
+  ["week", 7 * 86400],
+  ["day", 86400],
+  ["hour", 3600],
+  ["minute", 60],
+];
+
+const plural = (count, unit) => `${count} ${unit}${count === 1 ? "" : "s"}`;
+
+/** "3 hours, 5 minutes ago", as Django's `timesince` puts it (the largest unit and the next
+ * one when not zero), or "just now" within the minute. */
+export function timeSince(date, now = new Date()) {
+  const total = Math.max(0, Math.floor((now - date) / 1000));
+  const first = UNITS.findIndex(([, size]) => total >= size);
+  if (first === -1) return "just now";
+  const [unit, size] = UNITS[first];
+  const count = Math.floor(total / size);
+  const parts = [plural(count, unit)];
+  const next = UNITS[first + 1];
+  const rest = next ? Math.floor((total - count * size) / next[1]) : 0;
+  if (rest > 0) parts.push(plural(rest, next[0]));
+  return `${parts.join(", ")} ago`;
+}
+
+/** Keep every <time data-field="since"> under `root` saying how long ago it was. */
+export function tickSince(root, everyMs = 15000) {
+  const tick = () => {
+    for (const time of root.querySelectorAll('time[data-field="since"][datetime]')) {
+      const date = new Date(time.dateTime);
+      if (!Number.isNaN(date.getTime())) time.textContent = timeSince(date);
+    }
+  };
+  tick();
+  return setInterval(tick, everyMs);
+}
+
 export function seconds(value) {
   return value === null || value === undefined ? "" : `${value.toFixed(2)} s`;
 }

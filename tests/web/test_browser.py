@@ -26,7 +26,10 @@ from console.models import (
     MemorySample,
     Resolution,
     Subject,
+    transition,
 )
+from console.realtime import payloads
+from console.realtime.publisher import publish
 from tests.console.conftest import create_host, create_instance
 from tests.web.conftest import SECRET, LiveConsole, orm
 
@@ -207,6 +210,54 @@ def test_dashboard_reconnects_by_itself_after_a_server_restart(
     wait_live(page)
     # The snapshot sent on reconnecting brings what changed while the page was cut off.
     expect(page.locator(f"#instance-{registered.pk}")).to_have_attribute("data-state", "error")
+
+
+@pytest.fixture
+def two_hours_old(transactional_db: None) -> Instance:
+    """An instance that has been sleeping for two hours."""
+    instance = create_instance(state=InstanceState.SLEEPING, sleep_level=1)
+    Instance.objects.filter(pk=instance.pk).update(
+        state_changed_at=timezone.now() - timedelta(hours=2, seconds=30)
+    )
+    return instance
+
+
+def test_the_since_column_keeps_counting_without_a_reload(
+    live_console: LiveConsole, viewer_user: User, two_hours_old: Instance, page: Page
+) -> None:
+    page.clock.install()  # the page's clock, which the test moves forward
+    live_console.sign_in(page, viewer_user)
+    wait_live(page)
+    since = page.locator(f"#instance-{two_hours_old.pk} [data-field='since']")
+    expect(since).to_have_text("2 hours ago")
+    page.clock.run_for("01:05:00")
+    expect(since).to_have_text("3 hours, 5 minutes ago")
+    orm(lambda: transition(two_hours_old.pk, {InstanceState.SLEEPING}, InstanceState.AWAKE))
+    expect(since).to_have_text("just now")
+    page.clock.run_for("02:00")
+    expect(since).to_have_text("2 minutes ago")
+
+
+def test_a_host_that_reports_after_the_page_loaded_gets_its_card(
+    live_console: LiveConsole, viewer_user: User, registered: Instance, page: Page
+) -> None:
+    live_console.sign_in(page, viewer_user)
+    wait_live(page)
+    expect(page.locator(".host")).to_have_count(0)
+
+    def agent_reports() -> Host:
+        host = create_host("late-host", gpus=1)
+        gpu = Gpu.objects.get(host=host)
+        row = MemorySample.objects.create(at=timezone.now(), subject=Subject.GPU, host=host,
+                                          gpu=gpu, used_bytes=20 * GIB,
+                                          total_bytes=80 * GIB)  # fmt: skip
+        publish(payloads.gpu_sample(host, gpu, row))
+        return host
+
+    host = orm(agent_reports)
+    card = page.locator(f"#host-{host.pk}")
+    expect(card).to_contain_text("late-host")
+    expect(card.locator("[data-bar^='gpu-']")).to_have_attribute("data-used-bytes", str(20 * GIB))
 
 
 def test_history_page_charts_the_chosen_subject(
