@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from console.jobs.fit import GIB, GpuMemory, pinned_bytes
-from console.models import Gpu, Instance, InstanceState, Job, MemorySample, Resolution
+from console.jobs.fit import GIB, GpuMemory
+from console.models import Gpu, Instance, InstanceState, Job, MemorySample, Resolution, Subject
+from engines.hostmem import pinned_bytes
 
 State = InstanceState
 
@@ -61,13 +62,32 @@ def _reserved_on(gpu: Gpu, excluding: Instance) -> int:
     return sum(need_per_gpu_bytes(other) for other in in_flight.exclude(pk=excluding.pk))
 
 
-def host_ram_figures(instance: Instance) -> tuple[int, int, int, int]:
-    """(weights to back up, host RAM available, pinned by other sleeps in flight, headroom)."""
+def host_ram_figures(instance: Instance) -> tuple[int, int, int, int, int]:
+    """(weights to back up, host RAM available, still to pin by other sleeps in flight,
+    headroom, pinned already by this engine): ``check_host_ram_fits``'s arguments."""
     headroom = int(settings.CONSOLE_HOST_RAM_HEADROOM_GIB * GIB)
     sample = newest_sample(host=instance.host, gpu=None, instance=None) if instance.host else None
     if sample is None:
-        return 0, 0, 0, 0  # no agent has reported this host: nothing to check against
+        return 0, 0, 0, 0, 0  # no agent has reported this host: nothing to check against
     available = (sample.total_bytes or 0) - sample.used_bytes
     others = Instance.objects.filter(host=instance.host, state=State.FALLING_ASLEEP)
-    reserved = sum(pinned_bytes(weights_bytes(other)) for other in others.exclude(pk=instance.pk))
-    return weights_bytes(instance), available, reserved, headroom
+    reserved = sum(
+        max(0, pinned_bytes(weights_bytes(other)) - held_pinned_bytes(other))
+        for other in others.exclude(pk=instance.pk)
+    )
+    return weights_bytes(instance), available, reserved, headroom, held_pinned_bytes(instance)
+
+
+def engine_rss_bytes(instance: Instance) -> int | None:
+    """The engine's process-tree RSS in the newest sample of it (the agent's), if any."""
+    sample = newest_sample(subject=Subject.INSTANCE, instance=instance)
+    return sample.used_bytes if sample is not None else None
+
+
+def held_pinned_bytes(instance: Instance) -> int:
+    """Pinned host RAM the engine process holds from an earlier level-1 sleep: its RSS now
+    above its RSS before that sleep (0 when unknown: no earlier sleep, or no samples)."""
+    if instance.pinned_baseline_bytes is None:
+        return 0
+    rss = engine_rss_bytes(instance)
+    return max(0, rss - instance.pinned_baseline_bytes) if rss is not None else 0

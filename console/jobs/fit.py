@@ -10,25 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from engines.hostmem import pinned_bytes
+
 GIB = 1 << 30
 
 
 def gib(value: int | float, digits: int = 1) -> str:
     return f"{value / GIB:.{digits}f} GiB"
-
-
-def pinned_bytes(nbytes: int) -> int:
-    """Host RAM that pinning ``nbytes`` takes: the next power of two (0 for nothing).
-
-    PyTorch's CachingHostAllocator rounds every ``pin_memory=True`` allocation up to a
-    power of two: on an H100 a 30 GiB backup grew the engine's RSS by 32.00 GiB
-    (docs/gpu-validation.md). vLLM's CuMemAllocator pins one buffer per allocation, but the
-    console knows only an instance's total weight size, so it rounds the total: exact for
-    one buffer, while many odd-sized buffers can round to more (always under twice the total).
-    """
-    if nbytes < 0:
-        raise ValueError(f"a byte count cannot be negative, got {nbytes}")
-    return 1 << (nbytes - 1).bit_length() if nbytes else 0
 
 
 @dataclass(frozen=True)
@@ -70,21 +58,30 @@ def check_wake_fits(name: str, need_per_gpu_bytes: int, gpus: Sequence[GpuMemory
 
 
 def check_host_ram_fits(
-    name: str, need_bytes: int, available_bytes: int, reserved_bytes: int, headroom_bytes: int
+    name: str,
+    need_bytes: int,
+    available_bytes: int,
+    reserved_bytes: int,
+    headroom_bytes: int,
+    held_bytes: int = 0,
 ) -> Fit:
     """A level-1 sleep copies the weights to pinned host RAM: they must fit beside the rest.
 
-    ``need_bytes`` is the weight size; the check asks for :func:`pinned_bytes` of it.
-    ``reserved_bytes`` is what other sleeps in flight will pin, already rounded.
+    ``need_bytes`` is the weight size; the backup takes :func:`pinned_bytes` of it, less
+    ``held_bytes``: what the engine pinned for an earlier sleep and PyTorch kept (it is in
+    the host's used memory already, and the backup reuses it). ``reserved_bytes`` is what
+    other sleeps in flight will pin.
     """
     pinned = pinned_bytes(need_bytes)
+    extra = max(0, pinned - held_bytes)
     room = available_bytes - reserved_bytes - headroom_bytes
-    if room < pinned:
+    if room < extra:
+        held = f", {gib(held_bytes, 2)} of it pinned already" if held_bytes else ""
         return Fit(
             False,
             f"level-1 sleep of {name}: a backup of {gib(need_bytes, 2)} of weights needs "
             f"{gib(pinned, 2)} of pinned host RAM (PyTorch rounds pinned allocations up to a "
-            f"power of two) but only {gib(max(room, 0))} can be spared "
+            f"power of two{held}) but only {gib(max(room, 0))} can be spared "
             f"({gib(available_bytes)} available, {gib(reserved_bytes)} promised to other "
             f"sleeps, {gib(headroom_bytes)} headroom)",
         )

@@ -71,7 +71,7 @@ def launch(job: Job, outcome: JobOutcome) -> None:
     try:
         engine = launcher().start(spec)
         Instance.objects.filter(pk=instance.pk).update(
-            pid=engine.pid, log_path=str(engine.log_path)
+            pid=engine.pid, log_path=str(engine.log_path), pinned_baseline_bytes=None
         )
         ready = launcher().wait_ready(engine, timeout=LAUNCH_READY_TIMEOUT)
     except (LaunchError, EngineAlreadyRunningError, ValueError) as error:

@@ -16,7 +16,12 @@ from django.utils import timezone
 
 from console.gateway.drain import close_and_drain
 from console.jobs import evidence, fit
-from console.jobs.capacity import gpu_memory, host_ram_figures, need_per_gpu_bytes
+from console.jobs.capacity import (
+    engine_rss_bytes,
+    gpu_memory,
+    host_ram_figures,
+    need_per_gpu_bytes,
+)
 from console.jobs.engine import engine_client, with_retries
 from console.jobs.outcome import JobOutcome
 from console.jobs.reconcile import doubt_instance
@@ -67,6 +72,16 @@ def after_failed_call(instance: Instance, error: EngineError, stayed: InstanceSt
         doubt_instance(instance.pk, f"engine call failed: {detail}")
 
 
+def remember_pinned_baseline(instance: Instance) -> None:
+    """Before the process's first level-1 sleep: its RSS, against which what it pins (and
+    keeps after the wake) is measured by the next fit checks."""
+    if instance.pinned_baseline_bytes is not None:
+        return
+    rss = engine_rss_bytes(instance)
+    if rss is not None:
+        Instance.objects.filter(pk=instance.pk, pid=instance.pid).update(pinned_baseline_bytes=rss)
+
+
 def sleep_instance(instance: Instance, level: int, outcome: JobOutcome) -> None:
     if level not in (1, 2):
         raise JobRefusedError(f"sleep level must be 1 or 2, not {level!r}")
@@ -77,6 +92,8 @@ def sleep_instance(instance: Instance, level: int, outcome: JobOutcome) -> None:
     # Gateway (issue 6): hold new /v1 requests and let those in flight finish first.
     close_and_drain(instance)
     move(instance, {State.AWAKE}, State.FALLING_ASLEEP)
+    if level == 1:
+        remember_pinned_baseline(instance)
     since = timezone.now()
     before = evidence.gpu_used_bytes(instance)
     client = engine_client(instance)

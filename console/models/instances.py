@@ -114,6 +114,10 @@ class Instance(models.Model):
     last_seen = models.DateTimeField(null=True, blank=True)
     state_detail = models.TextField(blank=True)
     pid = models.PositiveIntegerField(null=True, blank=True)
+    # The engine's RSS just before its first level-1 sleep: what the process holds above it
+    # is its pinned weight backup, which PyTorch keeps after the wake. A new process (a
+    # launch, a stop, a death: any change of ``pid``) starts without one.
+    pinned_baseline_bytes = models.BigIntegerField(null=True, blank=True)
     log_path = models.CharField(max_length=500, blank=True)
     is_demo = models.BooleanField(default=False)
     idle_sleep_l1_seconds = models.PositiveIntegerField(null=True, blank=True)
@@ -155,6 +159,8 @@ def transition(
             raise ValueError("going to sleeping needs sleep_level=1 or 2")
     else:
         fields["sleep_level"] = None
+    if "pid" in fields:
+        fields.setdefault("pinned_baseline_bytes", None)
     moved = conditional_update(
         Instance, instance_id, expected, state=to, state_changed_at=timezone.now(), **fields
     )

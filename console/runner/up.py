@@ -115,7 +115,11 @@ def stop_local_engines() -> None:
     for engine in launcher().find_running():
         launcher().stop(engine.pid, grace=15)
         Instance.objects.filter(pid=engine.pid).update(
-            state=InstanceState.STOPPED, pid=None, sleep_level=None, state_detail="console stopped"
+            state=InstanceState.STOPPED,
+            pid=None,
+            sleep_level=None,
+            pinned_baseline_bytes=None,
+            state_detail="console stopped",
         )
 
 

@@ -28,7 +28,7 @@ def test_awake_engine_holds_weights_kv_cache_and_overhead(
 
 
 @pytest.mark.parametrize(("level", "pinned"), [(1, 2 * GIB), (2, 0)])
-def test_sleep_leaves_the_overhead_and_pins_level_one_weights(
+def test_sleep_leaves_the_overhead_and_pins_level_one_weights_for_good(
     emulator_factory: EmulatorFactory,
     sim_dir: SimGpuDir,
     sim_env: dict[str, str],
@@ -39,7 +39,16 @@ def test_sleep_leaves_the_overhead_and_pins_level_one_weights(
         post(emu, f"/sleep?level={level}")
         assert _held(sim_dir, emu.process.pid) == ({0: OVERHEAD}, pinned)
         post(emu, "/wake_up")
-        assert _held(sim_dir, emu.process.pid) == ({0: 6 * GIB + OVERHEAD}, 0)
+        # PyTorch's host allocator keeps the pinned block after the wake (measured on H100).
+        assert _held(sim_dir, emu.process.pid) == ({0: 6 * GIB + OVERHEAD}, pinned)
+
+
+def test_pinned_weights_are_rounded_up_to_a_power_of_two(
+    emulator_factory: EmulatorFactory, sim_dir: SimGpuDir, sim_env: dict[str, str]
+) -> None:
+    with emulator_factory(*FAST, "--weights-gib", "3", env=sim_env) as emu:
+        post(emu, "/sleep?level=1")
+        assert _held(sim_dir, emu.process.pid)[1] == 4 * GIB
 
 
 def test_sigterm_frees_the_gpu_and_exits_zero(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from console.jobs.fit import GIB, GpuMemory, check_host_ram_fits, check_wake_fits, pinned_bytes
+from console.jobs.fit import GIB, GpuMemory, check_host_ram_fits, check_wake_fits
+from engines.hostmem import pinned_bytes
 
 
 def test_a_wake_that_fits_is_allowed() -> None:

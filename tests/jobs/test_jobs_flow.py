@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 
 import httpx
 import psutil
 import pytest
 
+from console.jobs.capacity import engine_rss_bytes, held_pinned_bytes, host_ram_figures
 from console.jobs.reconcile import reconcile_all
 from console.jobs.service import JobConflictError, JobRequest, request_job
 from console.models import EngineEvent, Instance, InstanceState, JobKind, JobState
@@ -18,6 +20,7 @@ from tests.jobs.conftest import InstanceFactory, run_job, wait_finished
 pytestmark = pytest.mark.slow
 
 GIB = 1 << 30
+MIB = 1 << 20
 
 
 def completion(instance: Instance) -> str:
@@ -78,6 +81,39 @@ def test_launch_sleep_wake_stop_record_the_engines_figures(make_instance: Instan
     instance.refresh_from_db()
     assert instance.state == InstanceState.STOPPED
     assert not psutil.pid_exists(pid), "stopped and reaped"
+
+
+def test_what_a_level_one_sleep_pinned_is_counted_as_held_after_the_wake(
+    make_instance: InstanceFactory,
+) -> None:
+    instance = make_instance("pinner")
+    assert run_job(instance, JobKind.LAUNCH).state == JobState.SUCCEEDED
+    # The agent samples the engine's RSS (with the simulated pinned bytes) 5 times a second.
+    wait_until(lambda: engine_rss_bytes(instance) is not None, "an RSS sample of the engine")
+    assert run_job(instance, JobKind.SLEEP, level=1).state == JobState.SUCCEEDED
+    instance.refresh_from_db()
+    baseline = instance.pinned_baseline_bytes
+    assert baseline is not None
+    assert baseline < 2 * GIB, "the engine's RSS before the sleep, without the backup"
+    assert run_job(instance, JobKind.WAKE).state == JobState.SUCCEEDED
+    # Awake again, the engine keeps the 2 GiB it pinned (PyTorch's host cache does).
+    wait_until(lambda: held_pinned_bytes(instance) >= 2 * GIB, "the kept backup in a sample")
+    assert held_pinned_bytes(instance) < 2 * GIB + 256 * MIB
+    _, _, _, _, held = host_ram_figures(instance)
+    assert held >= 2 * GIB
+    assert run_job(instance, JobKind.SLEEP, level=1).state == JobState.SUCCEEDED
+    instance.refresh_from_db()
+    assert instance.pinned_baseline_bytes == baseline, "measured from the first sleep"
+    assert run_job(instance, JobKind.STOP).state == JobState.SUCCEEDED
+    instance.refresh_from_db()
+    assert instance.pinned_baseline_bytes is None, "a new process pins anew"
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} in {timeout} s"
+        time.sleep(0.1)
 
 
 def test_level_two_wake_reloads_the_weights(make_instance: InstanceFactory) -> None:

@@ -11,6 +11,7 @@ import time
 
 from engines.emulator.backends import Backend, WakeOutOfMemoryError
 from engines.emulator.physics import GIB, MemoryPlan, Physics, StartupError
+from engines.hostmem import pinned_bytes
 from engines.simgpu import SimGpuDir, SimOutOfMemoryError
 
 
@@ -47,7 +48,8 @@ class SimBackend(Backend):
     def _publish(self, device_bytes: int, *, check: bool) -> None:
         if self._dir is None:
             return
-        pinned = self.plan.weights * self.plan.tp if self.backed_up else 0
+        # Each TP worker pins its shard once, and PyTorch keeps the block after the wake.
+        pinned = pinned_bytes(self.plan.weights) * self.plan.tp if self.pinned else 0
         used = dict.fromkeys(self._indexes, device_bytes)
         self._dir.publish(self._pid, used, host_pinned_bytes=pinned, check=check)
 
