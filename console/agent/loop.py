@@ -104,6 +104,7 @@ class AgentLoop:
         for instance in instances:
             self.follow_log(instance)
             self.check_alive(instance)
+        self.forget_tails({instance.pk for instance in instances})
         self.primed = True
         # Live data (issue 5): the tick's events in one publication (one Redis round trip).
         live, self.live = self.live, []
@@ -141,6 +142,11 @@ class AgentLoop:
                 )  # fmt: skip
         MemorySample.objects.bulk_create(rows)
         self.live += notify.sample_events(self.host, rows)  # Live data (issue 5)
+
+    def forget_tails(self, present: set[int]) -> None:
+        """Close the logs of instances deleted or moved to another host."""
+        for instance_id in set(self.tails) - present:
+            self.tails.pop(instance_id).close()
 
     def follow_log(self, instance: Instance) -> None:
         """Engine events to the database, and (issue 5) new lines to the live tail."""

@@ -120,3 +120,16 @@ def test_each_new_byte_of_the_log_is_read_once_per_tick(
     assert sum(counted) == len(new.encode())
     assert tailed(sim_loop)[-1] == SLEEP
     assert EngineEvent.objects.count() == 1
+
+
+def test_the_log_of_a_deleted_instance_is_closed(
+    sim_loop: AgentLoop, instance: Instance, log: Path
+) -> None:
+    append(log, "a line\n")
+    sim_loop.tick()
+    tail = sim_loop.tails[instance.pk]
+    assert tail._file is not None, "open while the instance exists"
+    instance.delete()
+    sim_loop.tick()
+    assert instance.pk not in sim_loop.tails
+    assert tail._file is None
