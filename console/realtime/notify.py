@@ -48,6 +48,13 @@ def on_instance_state_changed(sender: Any, instance_id: int, **kwargs: Any) -> N
     instance_changed(instance_id)
 
 
+@receiver(post_save, sender=Instance, dispatch_uid="realtime-instance-created")
+def on_instance_saved(sender: Any, instance: Instance, created: bool, **kwargs: Any) -> None:
+    """A new instance (registered through the API or a page) appears on open dashboards."""
+    if created:
+        instance_changed(instance.pk)
+
+
 @receiver(job_state_changed, dispatch_uid="realtime-job-state")
 def on_job_state_changed(sender: Any, job_id: int, **kwargs: Any) -> None:
     job_changed(job_id)

@@ -18,20 +18,48 @@ function remember(instance) {
   return merged;
 }
 
+function addRow(row) {
+  tbody.append(row);
+  document.getElementById("no-instances")?.remove();
+}
+
 function rowFor(instance) {
   let row = document.getElementById(`instance-${instance.id}`);
-  if (!row && instance.name) {
+  if (!row && instance.served_model_name !== undefined) {
     row = newRow(instance);
-    tbody.append(row);
-    document.getElementById("no-instances")?.remove();
+    addRow(row);
   }
   return row;
+}
+
+// The server renders what pages show; a fresh copy of the page brings what a live event
+// leaves out (a new instance's model and host, a new host's card). One fetch at a time.
+let fetching = null;
+
+function freshPage() {
+  fetching ??= fetch(window.location.pathname, { headers: { Accept: "text/html" } })
+    .then((response) => (response.ok ? response.text() : ""))
+    .then((html) => new DOMParser().parseFromString(html, "text/html"))
+    .finally(() => {
+      fetching = null;
+    });
+  return fetching;
+}
+
+/** An instance the page has not seen, from a state event alone: its row comes from the
+ * server, then takes the newest state known. */
+async function adoptRow(id) {
+  const row = (await freshPage()).getElementById(`instance-${id}`);
+  if (!row || document.getElementById(`instance-${id}`)) return;
+  addRow(document.adoptNode(row));
+  applyInstance(row, byId.get(id));
 }
 
 function onInstance(instance) {
   const merged = remember(instance);
   const row = rowFor(merged);
   if (row) applyInstance(row, merged);
+  else adoptRow(merged.id);
 }
 
 function onJob(job) {
@@ -47,10 +75,7 @@ let hostsRefreshedAt = -Infinity;
 async function refreshHosts() {
   if (performance.now() - hostsRefreshedAt < REFRESH_HOSTS_MS) return;
   hostsRefreshedAt = performance.now();
-  const response = await fetch(window.location.pathname, { headers: { Accept: "text/html" } });
-  if (!response.ok) return;
-  const page = new DOMParser().parseFromString(await response.text(), "text/html");
-  const fresh = page.getElementById("host-cards");
+  const fresh = (await freshPage()).getElementById("host-cards");
   if (fresh) document.getElementById("host-cards").replaceWith(document.adoptNode(fresh));
 }
 

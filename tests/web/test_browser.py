@@ -238,6 +238,20 @@ def test_the_since_column_keeps_counting_without_a_reload(
     expect(since).to_have_text("2 minutes ago")
 
 
+def test_an_instance_registered_after_the_page_loaded_gets_its_full_row(
+    live_console: LiveConsole, viewer_user: User, registered: Instance, page: Page
+) -> None:
+    live_console.sign_in(page, viewer_user)
+    wait_live(page)
+    late = orm(lambda: create_instance(served_model_name="org/late", host=create_host("h-late")))
+    row = page.locator(f"#instance-{late.pk}")
+    expect(row.locator("[data-field='model']")).to_have_text("org/late")
+    expect(row.locator("[data-field='host']")).to_have_text("h-late")
+    expect(row).to_have_attribute("data-state", "stopped")
+    orm(lambda: transition(late.pk, {InstanceState.STOPPED}, InstanceState.ERROR))
+    expect(row).to_have_attribute("data-state", "error")
+
+
 def test_a_host_that_reports_after_the_page_loaded_gets_its_card(
     live_console: LiveConsole, viewer_user: User, registered: Instance, page: Page
 ) -> None:
