@@ -53,6 +53,10 @@ class HostSerializer(serializers.ModelSerializer[Host]):
         return host.is_online(timezone.now())
 
 
+# Instance fields that decide how much a level-1 backup pins.
+_PINNED_BY = ("launch_executable", "launch_model", "launch_args", "expected_weights_gib")
+
+
 class InstanceSerializer(RoleAwareSerializer):
     """An instance. ``api_key`` and ``launch_env`` can be written, never read back."""
 
@@ -133,6 +137,16 @@ class InstanceSerializer(RoleAwareSerializer):
                 {"idle_sleep_l2_seconds": "Must be longer than the level-1 idle time."}
             )
         return attrs
+
+    def update(self, instance: Instance, validated_data: dict[str, Any]) -> Instance:
+        # What the last level-1 backup pinned was measured for this model and these arguments.
+        if any(
+            field in validated_data and validated_data[field] != getattr(instance, field)
+            for field in _PINNED_BY
+        ):
+            validated_data["pinned_backup_bytes"] = None
+        updated: Instance = super().update(instance, validated_data)
+        return updated
 
 
 class JobSerializer(RoleAwareSerializer):

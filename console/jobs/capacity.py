@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from console.jobs.fit import GIB, GpuMemory
+from console.jobs.fit import GIB, GpuMemory, HostRam, estimate_pinned_bytes
 from console.models import Gpu, Instance, InstanceState, Job, MemorySample, Resolution, Subject
-from engines.hostmem import pinned_bytes
 
 State = InstanceState
 
@@ -62,20 +61,35 @@ def _reserved_on(gpu: Gpu, excluding: Instance) -> int:
     return sum(need_per_gpu_bytes(other) for other in in_flight.exclude(pk=excluding.pk))
 
 
-def host_ram_figures(instance: Instance) -> tuple[int, int, int, int, int]:
-    """(weights to back up, host RAM available, still to pin by other sleeps in flight,
-    headroom, pinned already by this engine): ``check_host_ram_fits``'s arguments."""
+def pinned_need(instance: Instance) -> tuple[int, bool]:
+    """Host RAM the instance's level-1 backup pins, and whether that was measured."""
+    if instance.pinned_backup_bytes is not None:
+        return instance.pinned_backup_bytes, True
+    factor = settings.CONSOLE_PINNED_BACKUP_FACTOR
+    return estimate_pinned_bytes(weights_bytes(instance), factor), False
+
+
+def host_ram_figures(instance: Instance) -> HostRam:
+    """The figures of ``check_host_ram_fits`` for a level-1 sleep of ``instance`` now."""
     headroom = int(settings.CONSOLE_HOST_RAM_HEADROOM_GIB * GIB)
     sample = newest_sample(host=instance.host, gpu=None, instance=None) if instance.host else None
-    if sample is None:
-        return 0, 0, 0, 0, 0  # no agent has reported this host: nothing to check against
-    available = (sample.total_bytes or 0) - sample.used_bytes
+    if sample is None:  # no agent has reported this host: nothing to check against
+        return HostRam(weights=0, pinned=0, measured=False, available=0, reserved=0, headroom=0)
     others = Instance.objects.filter(host=instance.host, state=State.FALLING_ASLEEP)
     reserved = sum(
-        max(0, pinned_bytes(weights_bytes(other)) - held_pinned_bytes(other))
+        max(0, pinned_need(other)[0] - held_pinned_bytes(other))
         for other in others.exclude(pk=instance.pk)
     )
-    return weights_bytes(instance), available, reserved, headroom, held_pinned_bytes(instance)
+    pinned, measured = pinned_need(instance)
+    return HostRam(
+        weights=weights_bytes(instance),
+        pinned=pinned,
+        measured=measured,
+        available=(sample.total_bytes or 0) - sample.used_bytes,
+        reserved=reserved,
+        headroom=headroom,
+        held=held_pinned_bytes(instance),
+    )
 
 
 def engine_rss_bytes(instance: Instance) -> int | None:

@@ -15,7 +15,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db.models import Max
 
-from console.models import EngineEvent, Instance, MemorySample, Resolution
+from console.models import EngineEvent, Instance, MemorySample, Resolution, Subject
 
 # Parsed log events that belong to a sleep or a wake.
 SLEEP_EVENTS = ("sleep", "cumem_freed", "sleep_freed")
@@ -59,6 +59,24 @@ def gpu_used_bytes(instance: Instance, after: datetime | None = None) -> int | N
         total = _newest_gpu_total(gpu_ids, after)
         if total is not None or after is None or time.monotonic() > deadline:
             return total
+        time.sleep(0.1)
+
+
+def engine_rss_bytes(instance: Instance, after: datetime) -> int | None:
+    """The engine's RSS in the agent's first sample taken after ``after`` (waits up to the
+    evidence window for it; None for an engine the agent does not sample)."""
+    deadline = time.monotonic() + settings.CONSOLE_JOB_EVIDENCE_WAIT
+    while True:
+        sample = (
+            MemorySample.objects.filter(
+                subject=Subject.INSTANCE, instance=instance, resolution=Resolution.RAW,
+                at__gt=after,
+            )
+            .order_by("at")
+            .first()
+        )  # fmt: skip
+        if sample is not None or time.monotonic() > deadline:
+            return sample.used_bytes if sample is not None else None
         time.sleep(0.1)
 
 

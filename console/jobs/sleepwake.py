@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
@@ -21,6 +22,7 @@ from console.jobs.capacity import (
     gpu_memory,
     host_ram_figures,
     need_per_gpu_bytes,
+    weights_bytes,
 )
 from console.jobs.engine import engine_client, with_retries
 from console.jobs.outcome import JobOutcome
@@ -39,6 +41,8 @@ from engines.errors import (
 
 State = InstanceState
 ALL_TAGS = frozenset({"weights", "kv_cache"})
+# Less RSS growth than this after a level-1 sleep is not taken as its pinned backup.
+_LEAST_PINNED_BYTES = 256 << 20
 # Calls the engine refused without changing its state (OOM on wake: vLLM stays asleep).
 REFUSALS = (EngineBadRequest, DevModeOff, SleepModeDisabled, WakeOutOfMemory)
 
@@ -82,11 +86,28 @@ def remember_pinned_baseline(instance: Instance) -> None:
         Instance.objects.filter(pk=instance.pk, pid=instance.pid).update(pinned_baseline_bytes=rss)
 
 
+def learn_pinned_backup(instance: Instance, slept: datetime) -> float | None:
+    """What the backup pinned (GiB): the engine's RSS after the sleep above its baseline,
+    kept for the next fit checks (a relaunch of the same model pins the same)."""
+    instance.refresh_from_db(fields=["pinned_baseline_bytes"])
+    baseline = instance.pinned_baseline_bytes
+    rss = evidence.engine_rss_bytes(instance, after=slept) if baseline is not None else None
+    if baseline is None or rss is None:
+        return None
+    pinned = rss - baseline
+    # Sanity: a backup the RSS does not show (a sample from before it, an odd process
+    # tree) is not learned; the estimate stays.
+    if pinned < max(weights_bytes(instance) // 2, _LEAST_PINNED_BYTES):
+        return None
+    Instance.objects.filter(pk=instance.pk, pid=instance.pid).update(pinned_backup_bytes=pinned)
+    return round(pinned / fit.GIB, 2)
+
+
 def sleep_instance(instance: Instance, level: int, outcome: JobOutcome) -> None:
     if level not in (1, 2):
         raise JobRefusedError(f"sleep level must be 1 or 2, not {level!r}")
     if level == 1:
-        verdict = fit.check_host_ram_fits(instance.name, *host_ram_figures(instance))
+        verdict = fit.check_host_ram_fits(instance.name, host_ram_figures(instance))
         if not verdict.ok:
             raise JobRefusedError(verdict.reason)
     # Gateway (issue 6): hold new /v1 requests and let those in flight finish first.
@@ -107,10 +128,13 @@ def sleep_instance(instance: Instance, level: int, outcome: JobOutcome) -> None:
     finally:
         client.close()
     move(instance, {State.FALLING_ASLEEP}, State.SLEEPING, sleep_level=level, state_detail="")
+    slept = timezone.now()
     events = evidence.wait_for_events(instance, since, "sleep", evidence.SLEEP_EVENTS)
     figures = sleep_figures(events)
+    pinned_gib = learn_pinned_backup(instance, slept) if level == 1 else None
     after = evidence.gpu_used_bytes(instance, after=timezone.now())
-    outcome.add_step("sleep", instance.name, level=level, call_seconds=call_seconds, **figures)
+    outcome.add_step("sleep", instance.name, level=level, call_seconds=call_seconds,
+                     pinned_gib=pinned_gib, **figures)  # fmt: skip
     _merge(outcome, figures, before, after, evidence.excerpt(events))
 
 

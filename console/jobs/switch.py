@@ -35,7 +35,7 @@ def eviction_level(instance: Instance, requested: int | None) -> int:
     if requested is not None:
         return requested
     return (
-        1 if fit.check_host_ram_fits(instance.name, *capacity.host_ram_figures(instance)).ok else 2
+        1 if fit.check_host_ram_fits(instance.name, capacity.host_ram_figures(instance)).ok else 2
     )
 
 

@@ -118,6 +118,9 @@ class Instance(models.Model):
     # is its pinned weight backup, which PyTorch keeps after the wake. A new process (a
     # launch, a stop, a death: any change of ``pid``) starts without one.
     pinned_baseline_bytes = models.BigIntegerField(null=True, blank=True)
+    # Pinned host RAM its level-1 backup took, measured (RSS growth) at its last level-1
+    # sleep; the same model and arguments pin the same again after a relaunch.
+    pinned_backup_bytes = models.BigIntegerField(null=True, blank=True)
     log_path = models.CharField(max_length=500, blank=True)
     is_demo = models.BooleanField(default=False)
     idle_sleep_l1_seconds = models.PositiveIntegerField(null=True, blank=True)

@@ -167,6 +167,21 @@ def test_admin_changes_an_instance(
     assert instance.pinned_awake
 
 
+def test_new_launch_arguments_forget_what_the_last_backup_pinned(
+    admin: User, token_client: ClientFactory, make_instance: InstanceFactory
+) -> None:
+    instance = make_instance()
+    Instance.objects.filter(pk=instance.pk).update(pinned_backup_bytes=17 << 30)
+    url = f"/api/instances/{instance.pk}/"
+    token_client(admin).patch(url, {"pinned_awake": True}, format="json")
+    instance.refresh_from_db()
+    assert instance.pinned_backup_bytes == 17 << 30, "unrelated to the backup"
+    response = token_client(admin).patch(url, {"launch_model": "org/other"}, format="json")
+    assert response.status_code == 200
+    instance.refresh_from_db()
+    assert instance.pinned_backup_bytes is None
+
+
 def test_state_cannot_be_written_through_the_api(
     admin: User, token_client: ClientFactory, make_instance: InstanceFactory
 ) -> None:

@@ -83,30 +83,39 @@ def test_launch_sleep_wake_stop_record_the_engines_figures(make_instance: Instan
     assert not psutil.pid_exists(pid), "stopped and reaped"
 
 
-def test_what_a_level_one_sleep_pinned_is_counted_as_held_after_the_wake(
+def test_a_level_one_sleep_measures_what_it_pinned_and_counts_it_held_after_the_wake(
     make_instance: InstanceFactory,
 ) -> None:
     instance = make_instance("pinner")
     assert run_job(instance, JobKind.LAUNCH).state == JobState.SUCCEEDED
     # The agent samples the engine's RSS (with the simulated pinned bytes) 5 times a second.
     wait_until(lambda: engine_rss_bytes(instance) is not None, "an RSS sample of the engine")
-    assert run_job(instance, JobKind.SLEEP, level=1).state == JobState.SUCCEEDED
+    assert host_ram_figures(instance).measured is False, "estimated before any sleep"
+    sleep = run_job(instance, JobKind.SLEEP, level=1)
+    assert sleep.state == JobState.SUCCEEDED
     instance.refresh_from_db()
     baseline = instance.pinned_baseline_bytes
     assert baseline is not None
     assert baseline < 2 * GIB, "the engine's RSS before the sleep, without the backup"
+    # The emulator pins its 2 GiB of weights as one buffer: 2 GiB, plus RSS noise.
+    pinned = instance.pinned_backup_bytes
+    assert pinned is not None
+    assert 2 * GIB <= pinned < 2 * GIB + 256 * MIB
+    (step,) = sleep.outcome_detail["steps"]
+    assert step["pinned_gib"] == round(pinned / GIB, 2)
     assert run_job(instance, JobKind.WAKE).state == JobState.SUCCEEDED
-    # Awake again, the engine keeps the 2 GiB it pinned (PyTorch's host cache does).
+    # Awake again, the engine keeps what it pinned (PyTorch's host cache does).
     wait_until(lambda: held_pinned_bytes(instance) >= 2 * GIB, "the kept backup in a sample")
-    assert held_pinned_bytes(instance) < 2 * GIB + 256 * MIB
-    _, _, _, _, held = host_ram_figures(instance)
-    assert held >= 2 * GIB
+    ram = host_ram_figures(instance)
+    assert (ram.pinned, ram.measured) == (pinned, True)
+    assert ram.held >= 2 * GIB
     assert run_job(instance, JobKind.SLEEP, level=1).state == JobState.SUCCEEDED
     instance.refresh_from_db()
     assert instance.pinned_baseline_bytes == baseline, "measured from the first sleep"
     assert run_job(instance, JobKind.STOP).state == JobState.SUCCEEDED
     instance.refresh_from_db()
     assert instance.pinned_baseline_bytes is None, "a new process pins anew"
+    assert instance.pinned_backup_bytes is not None, "the same model pins the same"
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 15) -> None:
