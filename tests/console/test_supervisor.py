@@ -64,14 +64,20 @@ def test_a_killed_child_comes_back_and_a_stop_leaves_nothing(tmp_path: Path) -> 
 
 
 def test_restarts_older_than_the_window_are_forgotten(tmp_path: Path) -> None:
+    reports: list[str] = []
     supervisor = Supervisor(
         dict(os.environ), policy=RestartPolicy(limit=1, window=0.5, first_delay=0.05),
-        report=lambda _: None,
+        report=reports.append,
     )  # fmt: skip
+    # Dies 0.7 s after each start: more than the window after the previous restart.
     flaky = supervisor.start(Child("flaky", python("import time; time.sleep(0.7)")))
     waiting = threading.Thread(target=supervisor.wait, args=(0.05,), daemon=True)
     waiting.start()
-    time.sleep(2.5)  # three deaths, each more than the window after the previous restart
+    deadline = time.monotonic() + 30
+    while sum(r.startswith("restarted flaky") for r in reports) < 3:
+        assert waiting.is_alive(), f"given up: {reports}"
+        assert time.monotonic() < deadline, f"not restarted 3 times: {reports}"
+        time.sleep(0.05)
     assert waiting.is_alive(), "one restart allowed per 0.5 s window, never exceeded"
     assert len(flaky.restarts) == 1
     supervisor.request_stop(signal.SIGINT, None)
