@@ -34,11 +34,17 @@ export function connect(path, onEvent, statusElement) {
   };
   const open = () => {
     const socket = new WebSocket(`${scheme}//${location.host}${path}`);
-    socket.addEventListener("open", () => {
-      attempt = 0;
-      show("live", "open");
+    let current = false;
+    // Live once the snapshot is in: the server sends it after joining the page's groups,
+    // so from then on no event can be missed (an open socket alone is not subscribed yet).
+    socket.addEventListener("message", (message) => {
+      onEvent(JSON.parse(message.data));
+      if (!current) {
+        current = true;
+        attempt = 0;
+        show("live", "open");
+      }
     });
-    socket.addEventListener("message", (message) => onEvent(JSON.parse(message.data)));
     socket.addEventListener("close", (close) => {
       if (close.code === SIGNED_OUT) {
         location.reload(); // the login page, then back here
