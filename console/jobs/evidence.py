@@ -62,7 +62,7 @@ def gpu_used_bytes(instance: Instance, after: datetime | None = None) -> int | N
         time.sleep(0.1)
 
 
-def engine_rss_bytes(instance: Instance, after: datetime) -> int | None:
+def engine_rss_after(instance: Instance, after: datetime) -> int | None:
     """The engine's RSS in the agent's first sample taken after ``after`` (waits up to the
     evidence window for it; None for an engine the agent does not sample)."""
     deadline = time.monotonic() + settings.CONSOLE_JOB_EVIDENCE_WAIT

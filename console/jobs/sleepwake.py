@@ -76,23 +76,24 @@ def after_failed_call(instance: Instance, error: EngineError, stayed: InstanceSt
         doubt_instance(instance.pk, f"engine call failed: {detail}")
 
 
-def remember_pinned_baseline(instance: Instance) -> None:
-    """Before the process's first level-1 sleep: its RSS, against which what it pins (and
-    keeps after the wake) is measured by the next fit checks."""
-    if instance.pinned_baseline_bytes is not None:
-        return
-    rss = engine_rss_bytes(instance)
-    if rss is not None:
-        Instance.objects.filter(pk=instance.pk, pid=instance.pid).update(pinned_baseline_bytes=rss)
+def remember_pinned_baseline(instance: Instance) -> int | None:
+    """The engine's RSS before this process's first level-1 sleep (read and kept now if
+    this is that sleep), against which what it pins, and keeps after the wake, is measured."""
+    if instance.pinned_baseline_bytes is None:
+        rss = engine_rss_bytes(instance)
+        if rss is not None:
+            Instance.objects.filter(pk=instance.pk, pid=instance.pid).update(
+                pinned_baseline_bytes=rss
+            )
+        return rss
+    return instance.pinned_baseline_bytes
 
 
-def learn_pinned_backup(instance: Instance, slept: datetime) -> float | None:
+def learn_pinned_backup(instance: Instance, baseline: int, slept: datetime) -> float | None:
     """What the backup pinned (GiB): the engine's RSS after the sleep above its baseline,
     kept for the next fit checks (a relaunch of the same model pins the same)."""
-    instance.refresh_from_db(fields=["pinned_baseline_bytes"])
-    baseline = instance.pinned_baseline_bytes
-    rss = evidence.engine_rss_bytes(instance, after=slept) if baseline is not None else None
-    if baseline is None or rss is None:
+    rss = evidence.engine_rss_after(instance, after=slept)
+    if rss is None:
         return None
     pinned = rss - baseline
     # Sanity: a backup the RSS does not show (a sample from before it, an odd process
@@ -113,8 +114,7 @@ def sleep_instance(instance: Instance, level: int, outcome: JobOutcome) -> None:
     # Gateway (issue 6): hold new /v1 requests and let those in flight finish first.
     close_and_drain(instance)
     move(instance, {State.AWAKE}, State.FALLING_ASLEEP)
-    if level == 1:
-        remember_pinned_baseline(instance)
+    baseline = remember_pinned_baseline(instance) if level == 1 else None
     since = timezone.now()
     before = evidence.gpu_used_bytes(instance)
     client = engine_client(instance)
@@ -131,7 +131,7 @@ def sleep_instance(instance: Instance, level: int, outcome: JobOutcome) -> None:
     slept = timezone.now()
     events = evidence.wait_for_events(instance, since, "sleep", evidence.SLEEP_EVENTS)
     figures = sleep_figures(events)
-    pinned_gib = learn_pinned_backup(instance, slept) if level == 1 else None
+    pinned_gib = learn_pinned_backup(instance, baseline, slept) if baseline is not None else None
     after = evidence.gpu_used_bytes(instance, after=timezone.now())
     outcome.add_step("sleep", instance.name, level=level, call_seconds=call_seconds,
                      pinned_gib=pinned_gib, **figures)  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,32 +36,41 @@ def console_host(transactional_db: None, tmp_path: Path) -> Iterator[Host]:
             engines.stop(engine, grace=5)
 
 
+def create_engine_instance(
+    host: Host,
+    name: str,
+    *extra_args: str,
+    weights_gib: float = 2,
+    kv_gib: float = 2,
+    version: str = "0.11.0",
+    **fields: object,
+) -> Instance:
+    """An instance of a small emulator on ``host``'s GPU 0, to be launched by its agent."""
+    args = [*EMULATOR_ARGS, "--emulate-version", version, *extra_args]
+    args[1], args[3] = str(weights_gib), str(kv_gib)
+    instance = Instance.objects.create(
+        name=name,
+        served_model_name=f"test/{name}",
+        base_url=f"http://127.0.0.1:{free_port()}",
+        host=host,
+        launch_executable="python -m engines.emulator",
+        launch_model=f"test/{name}",
+        launch_args=args,
+        expected_weights_gib=weights_gib,
+        expected_kv_cache_gib=kv_gib,
+        **fields,
+    )
+    instance.gpus.set([Gpu.objects.get(host=host, index=0)])
+    return instance
+
+
 @pytest.fixture
 def make_instance(console_host: Host) -> InstanceFactory:
-    def make(
-        name: str,
-        *,
-        weights_gib: float = 2,
-        kv_gib: float = 2,
-        version: str = "0.11.0",
-        **fields: object,
-    ) -> Instance:
-        args = [*EMULATOR_ARGS, "--emulate-version", version]
-        args[1], args[3] = str(weights_gib), str(kv_gib)
-        instance = Instance.objects.create(
-            name=name,
-            served_model_name=f"test/{name}",
-            base_url=f"http://127.0.0.1:{free_port()}",
-            host=console_host,
-            launch_executable="python -m engines.emulator",
-            launch_model=f"test/{name}",
-            launch_args=args,
-            expected_weights_gib=weights_gib,
-            expected_kv_cache_gib=kv_gib,
-            **fields,
-        )
-        instance.gpus.set([Gpu.objects.get(host=console_host, index=0)])
-        return instance
+    """``make_instance(name, weights_gib=..., kv_gib=..., version=..., **fields)`` on the
+    test host."""
+
+    def make(name: str, **options: Any) -> Instance:
+        return create_engine_instance(console_host, name, **options)
 
     return make
 

@@ -12,33 +12,15 @@ from pathlib import Path
 import httpx
 
 from console.jobs.reconcile import reconcile_all
-from console.models import Gpu, Host, Instance, InstanceState, Job, JobState
+from console.models import Instance, InstanceState, Job, JobState
 from engines.launcher import Launcher
-from tests.jobs.conftest import EMULATOR_ARGS, console_host, make_instance
-from tests.support.emulator import free_port
+from tests.jobs.conftest import console_host, create_engine_instance, make_instance
 
-__all__ = ["console_host", "make_instance"]
+__all__ = ["console_host", "create_engine_instance", "make_instance"]
 
 State = InstanceState
 # States that say "this engine is not running": what a dead engine's row may show.
 NOT_RUNNING = {State.ERROR, State.STOPPED}
-
-
-def create_engine_instance(host: Host, name: str, *extra_args: str) -> Instance:
-    """An instance of a small emulator on ``host``'s GPU 0, launched by the host's agent."""
-    instance = Instance.objects.create(
-        name=name,
-        served_model_name=f"test/{name}",
-        base_url=f"http://127.0.0.1:{free_port()}",
-        host=host,
-        launch_executable="python -m engines.emulator",
-        launch_model=f"test/{name}",
-        launch_args=[*EMULATOR_ARGS, *extra_args],
-        expected_weights_gib=2,
-        expected_kv_cache_gib=2,
-    )
-    instance.gpus.set([Gpu.objects.get(host=host, index=0)])
-    return instance
 
 
 def stop_engines(agent_dir: Path) -> None:

@@ -25,7 +25,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import Dialog, Locator, Page, expect
 
 from console.models import (
     AuditEntry,
@@ -169,6 +169,14 @@ def assert_inert(page: Page, dialogs: list[str]) -> None:
     assert page.locator(INJECTED).count() == 0
 
 
+def expect_seeded_row(row: Locator) -> None:
+    """The seeded instance's row (partials/instance_row.html), on either page."""
+    expect(row.locator("[data-field='name']")).to_have_text(INSTANCE_NAME)
+    expect(row.locator("[data-field='model']")).to_have_text(MODEL)
+    expect(row.locator("[data-field='state']")).to_have_attribute("title", DETAIL)
+    expect(row.locator("[data-field='host']")).to_have_text(HOST_NAME)
+
+
 def wait_live(page: Page) -> None:
     expect(page.locator('[data-field="live"]')).to_have_attribute("data-state", "open")
 
@@ -192,10 +200,7 @@ def test_dashboard_renders_every_field_as_text(
     live_console.sign_in(page, seeded.user)
     wait_live(page)
     row = page.locator(f"#instance-{seeded.instance.pk}")
-    expect(row.locator("[data-field='name']")).to_have_text(INSTANCE_NAME)
-    expect(row.locator("[data-field='model']")).to_have_text(MODEL)
-    expect(row.locator("[data-field='state']")).to_have_attribute("title", DETAIL)
-    expect(row.locator("[data-field='host']")).to_have_text(HOST_NAME)
+    expect_seeded_row(row)
     # Filled by the page's JS from the websocket's snapshot.
     expect(row.locator("[data-field='job']")).to_have_text(JOB_TEXT)
     card = page.locator(f"#host-{seeded.host.pk}")
@@ -289,10 +294,7 @@ def test_instance_page_renders_every_field_as_text(
         f"{MODEL} · vLLM {VLLM_VERSION} · 4.0 GiB weights"
     )
     row = page.locator(f"#instance-{seeded.instance.pk}")
-    expect(row.locator("[data-field='name']")).to_have_text(INSTANCE_NAME)
-    expect(row.locator("[data-field='model']")).to_have_text(MODEL)
-    expect(row.locator("[data-field='state']")).to_have_attribute("title", DETAIL)
-    expect(row.locator("[data-field='host']")).to_have_text(HOST_NAME)
+    expect_seeded_row(row)
     job = page.locator(f"#job-{seeded.job.pk}")
     expect(job.locator("[data-field='kind']")).to_have_text(f"sleep L{LEVEL}")
     expect(job.locator("[data-field='by']")).to_have_text(USERNAME)
