@@ -12,6 +12,7 @@ import psutil
 import pytest
 
 from console.jobs.capacity import engine_rss_bytes, held_pinned_bytes, host_ram_figures
+from console.jobs.evidence import gpu_used_bytes
 from console.jobs.reconcile import reconcile_all
 from console.jobs.service import JobConflictError, JobRequest, request_job
 from console.models import EngineEvent, Instance, InstanceState, JobKind, JobState
@@ -54,6 +55,8 @@ def test_launch_sleep_wake_stop_record_the_engines_figures(make_instance: Instan
     assert instance.state == InstanceState.AWAKE
     assert instance.pid is not None
     assert psutil.pid_exists(instance.pid)
+    # The job's "before" figure is the agent's newest GPU sample: let one show the engine.
+    wait_until(lambda: (gpu_used_bytes(instance) or 0) >= 4 * GIB, "a sample of the engine")
 
     sleep = run_job(instance, JobKind.SLEEP, level=1)
     assert sleep.state == JobState.SUCCEEDED, sleep.error
