@@ -7,6 +7,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,19 @@ def child_env() -> dict[str, str]:
     env["CONSOLE_DATA_DIR"] = str(settings.DATA_DIR)
     env["REDIS_URL"] = settings.REDIS_URL
     return env
+
+
+def wait_until_listening(options: UpOptions, web: Child, timeout: float = 60.0) -> None:
+    """The URL printed next must answer: wait for the web server to accept connections."""
+    host = "127.0.0.1" if options.bind in ("0.0.0.0", "") else options.bind.strip("[]")
+    host = "::1" if host == "::" else host
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and web.exit_code() is None:
+        try:
+            socket.create_connection((host, options.port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
 
 
 def python_module(*args: str) -> list[str]:
@@ -152,13 +166,14 @@ def run(options: UpOptions) -> int:
     data_dir: Path = settings.DATA_DIR
     logs = data_dir / "logs"
     check_port_free(options.bind, options.port)
-    prepare_database()
     supervisor = Supervisor(child_env())
     supervisor.install_signal_handlers()
     try:
         if settings.EMBEDDED_REDIS:
             start_redis(supervisor, logs)
-        supervisor.start(web_child(options))
+        # After Redis: creating the admin publishes to open pages through it.
+        prepare_database()
+        web = supervisor.start(web_child(options))
         supervisor.start(worker_child(logs))
         supervisor.start(beat_child(logs, data_dir))
         host = local_host_name()
@@ -167,6 +182,7 @@ def run(options: UpOptions) -> int:
         if options.demo or (options.demo is None and not gpu and not Instance.objects.exists()):
             threading.Thread(target=start_demo, args=(host,), name="demo", daemon=True).start()
             print("demo mode: launching two emulated engines on one simulated GPU", flush=True)
+        wait_until_listening(options, web)
         shown = f"[{options.bind}]" if ":" in options.bind else options.bind
         print(f"vLLM Console is up at http://{shown}:{options.port}/", flush=True)
         print(f"data in {data_dir}, logs in {logs}; Ctrl-C stops everything", flush=True)
