@@ -29,6 +29,9 @@ from console.models import Subject
 
 OFFSET_AS_SPACE = re.compile(r" (\d\d:?\d\d)$")
 UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
+# The largest id a database stores (a signed 64-bit BigAutoField); beyond it SQLite's
+# driver raises OverflowError instead of finding nothing.
+MAX_ID = 2**63 - 1
 DEFAULT_RANGE = timedelta(hours=1)
 MAX_RANGE = timedelta(days=400)
 RANGE = [
@@ -59,7 +62,10 @@ def moment(request: Request, name: str, default: datetime) -> datetime:
     if not raw:
         return default
     # An unescaped "+" of a UTC offset arrives as a space ("...T10:00:00 02:00").
-    parsed = parse_datetime(OFFSET_AS_SPACE.sub(r"+\1", raw))
+    try:
+        parsed = parse_datetime(OFFSET_AS_SPACE.sub(r"+\1", raw))
+    except ValueError:  # well formed but impossible: "+99:00", February 30th
+        raise ValidationError({name: f"not a valid date and time: {raw!r}"}) from None
     if parsed is None:
         raise ValidationError({name: f"not an ISO-8601 date and time: {raw!r}"})
     try:
@@ -81,8 +87,10 @@ def time_range(request: Request) -> tuple[datetime, datetime]:
 
 def identifier(request: Request, name: str) -> int:
     raw = request.query_params.get(name, "")
-    if not raw.isdigit():
+    if not raw.isascii() or not raw.isdigit():
         raise ValidationError({name: "a numeric id is required"})
+    if int(raw) > MAX_ID:
+        raise ValidationError({name: f"ids are at most {MAX_ID}"})
     return int(raw)
 
 

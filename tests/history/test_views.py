@@ -119,3 +119,24 @@ def test_an_unescaped_plus_of_an_offset_is_understood(
     query = f"subject=gpu&id={recent.gpu_id}&start={start.isoformat()}&end={end.isoformat()}"
     assert "+02:00" in query
     assert len(client.get(f"/api/history/memory/?{query}").json()["points"]) == 1
+
+
+def test_an_id_beyond_64_bits_is_a_json_400(client: APIClient) -> None:
+    # issue 15 item 11: was an OverflowError (500) from the database driver.
+    response = client.get("/api/history/memory/?subject=gpu&id=99999999999999999999")
+    assert response.status_code == 400
+    assert "id" in response.json()
+
+
+def test_an_instance_id_beyond_64_bits_is_a_json_400(client: APIClient) -> None:
+    response = client.get("/api/history/timings/?instance=99999999999999999999")
+    assert response.status_code == 400
+    assert "instance" in response.json()
+
+
+def test_an_offset_beyond_a_day_is_a_json_400(client: APIClient) -> None:
+    # issue 15 item 11: "+99:00" parses as a date but no timezone has it (a ValueError, 500).
+    query = "subject=gpu&id=1&start=2026-01-01T00:00:00%2B99:00"
+    response = client.get(f"/api/history/memory/?{query}")
+    assert response.status_code == 400
+    assert "start" in response.json()
