@@ -21,6 +21,11 @@ from console.jobs.service import JobConflictError, JobRefusedError, JobRequest, 
 from console.models import Instance, JobKind
 from console.roles import Action
 
+# A switch's "sleep" list is stored with the job and shown to every viewer: a few
+# neighbours on the target's GPUs, never thousands of ids.
+MAX_SWITCH_SLEEP = 64
+MAX_ID = 2**63 - 1  # a BigAutoField; beyond it SQLite's driver overflows
+
 
 class QueueSerializer(serializers.Serializer[dict[str, Any]]):
     queue = serializers.BooleanField(
@@ -48,10 +53,34 @@ class SwitchSerializer(QueueSerializer):
         choices=[1, 2], required=False, help_text="Sleep level for the instances put aside."
     )
     sleep = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         required=False,
-        help_text="Instances to put to sleep even if this one fits beside them.",
+        max_length=MAX_SWITCH_SLEEP,
+        error_messages={"max_length": "at most {max_length} instances may be put to sleep"},
+        help_text="Instances sharing a GPU with this one to put to sleep even if it fits "
+        "beside them.",
     )
+
+    def validate_sleep(self, ids: list[int]) -> list[int]:
+        """Existing instances on the target's GPUs, the target excluded, each named once."""
+        target: Instance = self.context["instance"]
+        unique = list(dict.fromkeys(ids))
+        if target.pk in unique:
+            raise serializers.ValidationError(f"{target.pk} is the instance being switched itself")
+        found = set(Instance.objects.filter(pk__in=unique).values_list("pk", flat=True))
+        missing = [pk for pk in unique if pk not in found]
+        if missing:
+            raise serializers.ValidationError(f"no instance with id {', '.join(map(str, missing))}")
+        sharing = set(
+            Instance.objects.filter(pk__in=unique, gpus__in=target.gpus.all()).values_list(
+                "pk", flat=True
+            )
+        )
+        apart = [pk for pk in unique if pk not in sharing]
+        if apart:
+            ids_apart = ", ".join(map(str, apart))
+            raise serializers.ValidationError(f"{ids_apart} share no GPU with {target.name}")
+        return unique
 
 
 class ConflictSerializer(serializers.Serializer[dict[str, Any]]):
@@ -70,7 +99,7 @@ class InstanceActionView(ConsoleAPIView):
     def post(self, request: Request, pk: int) -> Response:
         instance = get_object_or_404(Instance, pk=pk)
         self.audit_target = instance
-        body = self.body(data=request.data)
+        body = self.body(data=request.data, context={"instance": instance})
         body.is_valid(raise_exception=True)
         params = {k: v for k, v in body.validated_data.items() if k != "queue"}
         user = request.user if request.user.is_authenticated else None
