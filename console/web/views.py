@@ -14,7 +14,7 @@ from console import audit
 from console.models import Host, Instance, Outcome
 from console.roles import Action, RoleRequiredMixin, can, role_of
 from console.web.memory import BLANK_SEGMENT, host_cards
-from console.web.ratelimit import THROTTLED_MESSAGE, login_throttled
+from console.web.ratelimit import THROTTLED_MESSAGE, login_name, login_throttled
 from console.web.rows import InstanceRow, instance_rows
 
 
@@ -34,14 +34,15 @@ class ConsolePageMixin(RoleRequiredMixin):
 class LoginView(auth_views.LoginView):
     """Django's login form; every attempt is audited (the password never is).
 
-    Too many failures for one username from one address are answered 429 (``ratelimit``).
+    Too many failures for one username from one address are answered 429 (``ratelimit``);
+    attempts are audited and counted under the name Django authenticates (``login_name``).
     """
 
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        username = str(request.POST.get("username", ""))[:150]
+        username = login_name(request.POST.get("username"))
         if login_throttled(username, audit.remote_addr(request)):
             detail = {"reason": "too many failed sign-ins"}
             audit.record(request, "user.login", Outcome.REFUSED, target_type="user",
@@ -55,7 +56,7 @@ class LoginView(auth_views.LoginView):
         return response
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
-        attempted = str(form.data.get("username", ""))[:150]
+        attempted = login_name(form.data.get("username"))
         audit.record(
             self.request, "user.login", Outcome.REFUSED, target_type="user", actor=attempted
         )

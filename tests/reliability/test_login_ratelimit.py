@@ -23,16 +23,16 @@ def user() -> User:
     return create_user(Role.OPERATOR, username="olga")
 
 
-def sign_in(password: str, address: str = ADDRESS) -> int:
+def sign_in(password: str, address: str = ADDRESS, username: str = "olga") -> int:
     response = Client(REMOTE_ADDR=address).post(
-        "/login/", {"username": "olga", "password": password}
+        "/login/", {"username": username, "password": password}
     )
     return response.status_code
 
 
-def fail(times: int, address: str = ADDRESS) -> None:
+def fail(times: int, address: str = ADDRESS, username: str = "olga") -> None:
     for _ in range(times):
-        assert sign_in("wrong", address) == 200  # the form again, with its error
+        assert sign_in("wrong", address, username) == 200  # the form again, with its error
 
 
 def test_ten_failures_throttle_that_username_from_that_address(user: User) -> None:
@@ -70,3 +70,23 @@ def test_a_throttled_attempt_is_audited_as_refused(user: User) -> None:
     assert entry is not None
     assert (entry.action, entry.outcome, entry.username) == ("user.login", Outcome.REFUSED, "olga")
     assert entry.detail == {"reason": "too many failed sign-ins"}
+
+
+# Fullwidth letters and padding: Django signs these in as "olga" (NFKC, stripped).
+LOOK_ALIKES = ["\uff4flga", "\uff4f\uff4c\uff47\uff41", " olga ", "olga\t"]
+
+
+@pytest.mark.parametrize("look_alike", LOOK_ALIKES)
+def test_a_unicode_look_alike_of_a_throttled_username_is_throttled_too(
+    user: User, look_alike: str
+) -> None:
+    fail(LIMIT)
+    assert sign_in(PASSWORD, username=look_alike) == 429
+
+
+def test_failures_under_look_alikes_count_for_the_username_django_signs_in(user: User) -> None:
+    fail(LIMIT // 2)
+    fail(LIMIT - LIMIT // 2, username="\uff4f\uff4c\uff47\uff41")
+    assert sign_in(PASSWORD) == 429
+    refused = AuditEntry.objects.filter(outcome=Outcome.REFUSED)
+    assert set(refused.values_list("username", flat=True)) == {"olga"}
