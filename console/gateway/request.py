@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
 from starlette.types import Receive
 
+from console import jsondepth
 from console.gateway.errors import GatewayError, bad_request
+
+# Deeper bodies are refused before an engine sees them; tool and response schemas nest a
+# few tens of levels at most.
+MAX_JSON_DEPTH = 128
 
 
 class ClientGone(Exception):
@@ -33,7 +37,9 @@ async def read_body(receive: Receive, limit: int) -> bytes:
 
 def model_of(body: bytes) -> str:
     try:
-        payload = json.loads(body) if body else None
+        payload = jsondepth.loads(body, MAX_JSON_DEPTH) if body else None
+    except jsondepth.TooDeep as error:
+        raise bad_request(f"The request body is not usable: {error}.") from None
     except (ValueError, UnicodeDecodeError):
         raise bad_request("The request body is not valid JSON.") from None
     model = payload.get("model") if isinstance(payload, dict) else None
