@@ -31,7 +31,7 @@ from console.models import (
 from console.realtime import notify
 from console.realtime.events import Event
 from console.realtime.publisher import publish
-from engines.launcher.logfiles import last_lines
+from engines.launcher.logfiles import last_lines, redact_secrets
 from engines.logparser import EngineLogEvent, LogTail, TailLines
 from engines.probes import GpuProbe, GpuReading, process_tree_rss, read_host
 
@@ -233,5 +233,5 @@ def _event_row(instance: Instance, event: EngineLogEvent) -> EngineEvent:
         kind=str(event.event),
         at=timezone.now(),
         data=event.to_json_dict(),
-        message=event.line[:2000],
+        message=redact_secrets(event.line)[:2000],
     )

@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
+from engines.launcher.spec import managed_flag_problem, secret_flag
+
 
 def validate_base_url(value: str) -> None:
     """An engine's address: ``http(s)://host[:port]``, nothing after it.
@@ -36,9 +38,34 @@ def validate_string_list(value: Any) -> None:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ValidationError('Give a list of strings, e.g. ["--max-model-len", "8192"].')
     refuse_nul(value)
-    if any(item == "--api-key" or item.startswith("--api-key=") for item in value):
-        # The key would be shown to every viewer as part of the arguments.
-        raise ValidationError("Set the engine API key in the API key field, not in arguments.")
+    for item in value:
+        refuse_secret_flag(item)
+        refuse_managed_flag(item)
+
+
+def refuse_secret_flag(arg: str) -> None:
+    """Arguments are shown to every viewer: a secret flag, however spelt, goes elsewhere."""
+    secret = secret_flag(arg)
+    if secret is None:
+        return
+    # Only the flag's name is echoed: what follows "=" is the secret itself.
+    written = arg.split("=", 1)[0]
+    said = secret if written == secret else f"{written} (read by vLLM as {secret})"
+    raise ValidationError(
+        f"{said} is a secret and arguments are shown to every viewer: set the engine API "
+        "key in the API key field (api_key) and other secrets in the launch environment "
+        "(launch_env, e.g. HF_TOKEN), not in arguments."
+    )
+
+
+def refuse_managed_flag(arg: str) -> None:
+    """Flags the console sets when it launches the engine cannot be overridden."""
+    problem = managed_flag_problem(arg)
+    if problem is not None:
+        raise ValidationError(
+            f"{problem} is set by the console when it launches the engine; use the "
+            "instance's base URL, served model name, model and GPU memory fields instead."
+        )
 
 
 def validate_string_map(value: Any) -> None:

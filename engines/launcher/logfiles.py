@@ -15,17 +15,37 @@ import os
 import re
 from pathlib import Path
 
+from engines.launcher.spec import REDACTED, redact_command
+
 KEEP_ROTATED = 3
 TAIL_BYTES = 64 * 1024
 
-# vLLM's "non-default args: {...}" startup line (vllm 0.11.0 entrypoints/utils.py:233)
-# prints the values of --api-key and --hf-token; error reports must not carry them.
-_SECRET_ARG_RE = re.compile(r"""('(?:api_key|hf_token)': )(\[[^\]]*\]|'[^']*'|"[^"]*")""")
+# vLLM's "non-default args: {...}" startup line (vllm 0.11.0 entrypoints/utils.py:233) and
+# the "args: Namespace(...)" line of earlier versions print the values of --api-key and
+# --hf-token under their dest names, however the flags were spelt; error reports must not
+# carry them, nor those of any other argument named like a secret.
+_SECRET_DEST = r"\w*(?:token|key|secret|password)"
+_QUOTED_OR_LIST = r"\[[^\]]*\]|'[^']*'|" + r'"[^"]*"'
+_SECRET_ITEM_RE = re.compile(rf"""((['"]){_SECRET_DEST}\2: )({_QUOTED_OR_LIST})""")
+_SECRET_KEYWORD_RE = re.compile(rf"""(\b{_SECRET_DEST}=)({_QUOTED_OR_LIST})""")
+_WORDS_RE = re.compile(r"(\s+)")
 
 
 def redact_secrets(line: str) -> str:
-    """``line`` with the API key and token values of a vLLM args dump replaced by ``***``."""
-    return _SECRET_ARG_RE.sub(r"\1'***'", line)
+    """``line`` with every secret argument's value replaced by ``***``.
+
+    Covers vLLM's dumps of its parsed arguments and command lines echoed in a line (an
+    argparse usage error quotes them), with the flags read as vLLM reads them
+    (``--api-k S`` is ``--api-key S``).
+    """
+    line = _SECRET_ITEM_RE.sub(rf"\1'{REDACTED}'", line)
+    line = _SECRET_KEYWORD_RE.sub(rf"\1'{REDACTED}'", line)
+    if "--" not in line:
+        return line
+    parts = _WORDS_RE.split(line)
+    words = redact_command(parts[0::2])
+    parts[0::2] = words
+    return "".join(parts)
 
 
 def rotate_logs(path: Path, keep: int = KEEP_ROTATED) -> None:

@@ -14,15 +14,19 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from engines.launcher.serve_flags import SECRET_FLAGS, read_flag
+
 DEV_MODE_VAR = "VLLM_SERVER_DEV_MODE"
 VISIBLE_DEVICES_VAR = "CUDA_VISIBLE_DEVICES"
 
-# Flags build_command writes itself. vLLM's FlexibleArgumentParser turns "_" into "-"
-# in flag names, so "--gpu_memory_utilization" is the same flag and is refused too.
+# Flags build_command writes itself, and --uds (vLLM 0.9+), which would make the engine
+# ignore --host and --port. Written any way vLLM's parser accepts ("--hos", "--port=1",
+# "--gpu_memory_utilization", "--no-enable-sleep"), they are refused: see serve_flags.
 MANAGED_FLAGS = frozenset(
     {
         "--host",
         "--port",
+        "--uds",
         "--enable-sleep-mode",
         "--no-enable-sleep-mode",
         "--served-model-name",
@@ -30,9 +34,6 @@ MANAGED_FLAGS = frozenset(
         "--model",
     }
 )
-
-# Flags whose values are secrets: redacted wherever a command is recorded or logged.
-SECRET_FLAGS = frozenset({"--api-key", "--hf-token"})
 REDACTED = "***"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -57,13 +58,6 @@ class LaunchSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     name: str
     dev_mode: str = "1"
-
-
-def flag_name(arg: str) -> str | None:
-    """The normalised flag an argument names ("--gpu_x=1" → "--gpu-x"), or None if not a flag."""
-    if not arg.startswith("--") or arg == "--":
-        return None
-    return arg.split("=", 1)[0].replace("_", "-")
 
 
 def validate_name(name: str) -> str:
@@ -97,12 +91,40 @@ def _validate_extra_args(extra_args: Sequence[str]) -> None:
     for arg in extra_args:
         if not arg.strip():
             raise ValueError("extra_args must not contain empty arguments")
-        name = flag_name(arg)
-        if name in MANAGED_FLAGS:
+        problem = managed_flag_problem(arg)
+        if problem is not None:
             raise ValueError(
-                f"extra_args must not set {name}: the launcher sets it from the spec "
+                f"extra_args must not set {problem}: the launcher sets it from the spec "
                 "(host, port, served_model_name, gpu_memory_utilization, sleep mode, model)"
             )
+
+
+def managed_flag_problem(arg: str) -> str | None:
+    """Which launcher-owned flag ``arg`` would set, said in words; None when it sets none.
+
+    ``arg`` is read as vLLM reads it, so ``--hos`` is ``--host`` and ``--po`` is refused
+    too (argparse finds it ambiguous; whichever way it went, it could set ``--port``).
+    """
+    flag = read_flag(arg)
+    if flag is None:
+        return None
+    managed = flag.could_be(MANAGED_FLAGS)
+    if not managed:
+        return None
+    if managed == (flag.written,):
+        return flag.written
+    if len(flag.meanings) == 1:
+        return f"{managed[0]} (written {flag.written}, which vLLM reads as its abbreviation)"
+    return f"{' or '.join(managed)} (written {flag.written}, an abbreviation of it and others)"
+
+
+def secret_flag(arg: str) -> str | None:
+    """The secret flag ``arg`` sets (``--api_k=x`` → ``--api-key``); None when not a secret one."""
+    flag = read_flag(arg)
+    if flag is None or not flag.is_secret:
+        return None
+    secret = flag.could_be(SECRET_FLAGS)
+    return secret[0] if len(secret) == 1 else flag.written
 
 
 def build_command(spec: LaunchSpec) -> list[str]:
@@ -119,13 +141,16 @@ def build_command(spec: LaunchSpec) -> list[str]:
 
 
 def redact_command(command: Sequence[str]) -> list[str]:
-    """The command with the values of secret flags (``--api-key`` ...) replaced by ``***``."""
+    """The command with the values of secret flags (``--api-key`` ...) replaced by ``***``.
+
+    Flags are read as vLLM reads them, so ``--api_k S`` and ``--hf_tok=S`` are secret too.
+    """
     redacted: list[str] = []
     in_secret = False
     for arg in command:
-        name = flag_name(arg)
-        if name is not None:
-            in_secret = name in SECRET_FLAGS
+        flag = read_flag(arg)
+        if flag is not None:
+            in_secret = flag.is_secret
             if in_secret and "=" in arg:
                 redacted.append(f"{arg.split('=', 1)[0]}={REDACTED}")
                 in_secret = False
