@@ -7,6 +7,7 @@ reach the row: values under a secret-looking key are replaced before it is writt
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ from console.models import AuditEntry, Outcome
 REDACTED = "[redacted]"
 # Substrings of keys whose values are secrets (api_key, launch_env, password, token...).
 _SECRET_MARKERS = ("key", "env", "password", "secret", "token", "authorization")
+_WORD_START = re.compile(r"(?<!^)(?=[A-Z])")
 
 
 def record(
@@ -43,13 +45,19 @@ def record(
         user=user if signed_in else None,
         username=user.get_username() if signed_in and user is not None else actor,
         action=action,
-        target_type=target_type or (target._meta.model_name or "" if target is not None else ""),
+        target_type=target_type or (type_name(target) if target is not None else ""),
         target_id=target_id or (str(target.pk) if target is not None and target.pk else ""),
         target_repr=str(target)[:200] if target is not None else "",
         remote_addr=remote_addr(request),
         outcome=outcome,
         detail=redact(dict(detail or {})),
     )
+
+
+def type_name(target: models.Model) -> str:
+    """``InferenceKey`` -> ``inference_key``: the name the API's audit types use too
+    (Django's ``model_name``, ``inferencekey``, gave one target two names)."""
+    return _WORD_START.sub("_", target._meta.object_name or "").lower()
 
 
 def remote_addr(request: HttpRequest | Request | None) -> str | None:

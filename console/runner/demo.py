@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from typing import Any
 
-from console.jobs.service import JobRequest, request_job
-from console.models import Gpu, Host, Instance, Job, JobKind, JobState
+from console import audit
+from console.jobs.service import JobConflictError, JobRefusedError, JobRequest, request_job
+from console.models import Gpu, Host, Instance, Job, JobKind, JobState, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +23,8 @@ SIM_GPU_GIB = 24.0
 DEMO_ARGS = ["--emulate-version", "0.11.0", "--weights-gib", "8", "--kv-cache-gib", "6",
              "--startup-seconds", "3"]  # fmt: skip
 DEMO_MODELS = {"demo-a": "demo/llama-3.1-8b-instruct", "demo-b": "demo/qwen2.5-7b-instruct"}
+# Who the audit log names for what demo mode does on its own.
+DEMO_ACTOR = "demo"
 
 
 def free_port() -> int:
@@ -33,7 +37,7 @@ def register_demo_instances(host: Host) -> list[Instance]:
     gpu = Gpu.objects.get(host=host, index=0)
     instances = []
     for name, model in DEMO_MODELS.items():
-        instance, _ = Instance.objects.get_or_create(
+        instance, created = Instance.objects.get_or_create(
             name=name,
             defaults={
                 "served_model_name": model,
@@ -48,8 +52,24 @@ def register_demo_instances(host: Host) -> list[Instance]:
             },
         )
         instance.gpus.set([gpu])
+        if created:
+            audit.record(None, "instance.create", Outcome.OK, target=instance, actor=DEMO_ACTOR)
         instances.append(instance)
     return instances
+
+
+def request_demo_job(instance: Instance, kind: JobKind, params: dict[str, Any]) -> Job:
+    """Ask for a job as demo mode, audited as an operator's request would be."""
+    action = f"job.{kind}"
+    try:
+        job = request_job(JobRequest(instance.pk, kind, params))
+    except (JobConflictError, JobRefusedError) as refusal:
+        audit.record(None, action, Outcome.REFUSED, target=instance, actor=DEMO_ACTOR,
+                     detail={"reason": str(refusal)})  # fmt: skip
+        raise
+    audit.record(None, action, Outcome.OK, target=instance, actor=DEMO_ACTOR,
+                 detail={"job": job.pk})  # fmt: skip
+    return job
 
 
 def wait_for_job(job: Job, timeout: float) -> Job:
@@ -87,7 +107,11 @@ def start_demo(host_name: str) -> None:
             continue
         if kind == JobKind.SLEEP and instance.state != "awake":
             continue
-        job = wait_for_job(request_job(JobRequest(instance.pk, kind, params)), timeout=120)
+        try:
+            job = wait_for_job(request_demo_job(instance, kind, params), timeout=120)
+        except (JobConflictError, JobRefusedError) as refusal:
+            log.error("demo: %s %s refused: %s", kind, instance.name, refusal)
+            return
         if job.state != JobState.SUCCEEDED:
             log.error("demo: %s %s failed: %s", kind, instance.name, job.error)
             return
