@@ -75,11 +75,14 @@ def python_module(*args: str) -> list[str]:
 
 
 def web_child(options: UpOptions) -> Child:
+    # h11 with a bounded head: httptools buffers a header of any size (a 64 MB one grew the
+    # process by as much, before authentication); h11 refuses a head over 64 KiB with 400.
     return Child(
         "web",
         python_module(
             "uvicorn", "console.asgi:application", "--host", options.bind,
             "--port", str(options.port), "--lifespan", "off", "--no-access-log",
+            "--http", "h11", "--h11-max-incomplete-event-size", "65536",
         ),
     )  # fmt: skip
 
