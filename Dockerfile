@@ -20,4 +20,5 @@ RUN pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}" \
 USER console
 VOLUME ["/data"]
 EXPOSE 8000
-CMD ["uvicorn", "console.asgi:application", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["uvicorn", "console.asgi:application", "--host", "0.0.0.0", "--port", "8000", \
+     "--http", "h11", "--h11-max-incomplete-event-size", "65536"]

@@ -23,7 +23,13 @@ from console.gateway.config import GatewayConfig
 from console.gateway.errors import GatewayError, not_found, unavailable
 from console.gateway.paths import forwardable_path
 from console.gateway.proxy import Upstream, forward
-from console.gateway.request import ClientGone, model_of, read_body, watch_disconnect
+from console.gateway.request import (
+    ClientGone,
+    check_head,
+    model_of,
+    read_body,
+    watch_disconnect,
+)
 from console.gateway.routes import KeyEntry, Route
 from console.gateway.runtime import Runtime
 
@@ -86,6 +92,7 @@ class GatewayApp:
 async def handle(runtime: Runtime, scope: Scope, receive: Receive, send: Send) -> None:
     path = forwardable_path(scope["path"], scope.get("raw_path"))
     headers: list[tuple[bytes, bytes]] = list(scope["headers"])
+    check_head(headers)
     key = await authenticate(runtime.table, headers)
     if path == "/v1/models" and scope["method"] == "GET":
         allowed = [m for m in runtime.table.models() if key.may_use(m)]

@@ -1,4 +1,4 @@
-"""Reading what the client sent: the body (bounded), its ``model``, its disconnection."""
+"""Reading what the client sent: its head and body (bounded), its ``model``, its disconnection."""
 
 from __future__ import annotations
 
@@ -8,14 +8,29 @@ from starlette.types import Receive
 
 from console import jsondepth
 from console.gateway.errors import GatewayError, bad_request
+from console.gateway.proxy import Headers
 
 # Deeper bodies are refused before an engine sees them; tool and response schemas nest a
 # few tens of levels at most.
 MAX_JSON_DEPTH = 128
+# The web server refuses heads over 64 KiB (``manage.py up``'s uvicorn options); the
+# gateway's own bound holds under any server and is what an engine may be sent at most.
+MAX_HEADER_BYTES = 32 << 10
+MAX_HEADERS = 100
 
 
 class ClientGone(Exception):
     """The client disconnected before its request was read: nobody to answer."""
+
+
+def check_head(headers: Headers) -> None:
+    """Refuse (431) a request head larger or longer than any client needs."""
+    size = sum(len(name) + len(value) for name, value in headers)
+    if size > MAX_HEADER_BYTES or len(headers) > MAX_HEADERS:
+        raise GatewayError(
+            431, f"The request headers are over {MAX_HEADER_BYTES} bytes or {MAX_HEADERS} "
+            "fields.", "invalid_request_error", "headers_too_large",
+        )  # fmt: skip
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:
