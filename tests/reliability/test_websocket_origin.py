@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -52,3 +54,33 @@ async def test_every_websocket_route_refuses_a_foreign_origin() -> None:
         assert await accepted(path, cookie, "http://localhost"), f"{path}: control case"
         for origin in FOREIGN:
             assert not await accepted(path, cookie, origin), f"{path} from {origin}"
+
+
+# The console's own host with another scheme or port: another site to the browser
+# (issue 15 item 9: "http://localhost:9999" got the snapshot).
+SAME_HOST_ELSEWHERE = [
+    "http://localhost:9999",
+    "https://localhost",
+    "http://localhost:8000",
+    "ws://localhost",
+    "http://localhost/page",
+    "http://user@localhost",
+]
+
+
+async def test_an_origin_on_another_scheme_or_port_is_refused() -> None:
+    cookie, instance_id = await sync_to_async(signed_in_viewer)()
+    for path in paths(instance_id):
+        assert await accepted(path, cookie, "http://localhost:80"), f"{path}: default port"
+        for origin in SAME_HOST_ELSEWHERE:
+            assert not await accepted(path, cookie, origin), f"{path} from {origin}"
+
+
+async def test_a_csrf_trusted_origin_is_accepted(settings: Any) -> None:
+    # Behind a TLS proxy the socket arrives as plain ws, the page's origin is https.
+    settings.CSRF_TRUSTED_ORIGINS = ["https://localhost:8443", "https://*.localhost"]
+    cookie, instance_id = await sync_to_async(signed_in_viewer)()
+    path = paths(instance_id)[0]
+    assert await accepted(path, cookie, "https://localhost:8443")
+    assert await accepted(path, cookie, "https://localhost")
+    assert not await accepted(path, cookie, "http://localhost:8443")
