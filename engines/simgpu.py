@@ -4,15 +4,15 @@ Emulators in simulated mode publish the device memory they hold, per GPU index, 
 NVML's per-process list would show it; the GPU probe reads the same directory. Layout::
 
     <dir>/gpus.json          [{"index": 0, "uuid": ..., "name": ..., "total_bytes": ...}]
-    <dir>/procs/<pid>.json   {"pid": 123, "used_bytes": {"0": 123456789},
-                              "host_pinned_bytes": 0}
+    <dir>/procs/<pid>.json   {"pid": 123, "create_time": 1764000000.5,
+                              "used_bytes": {"0": 123456789}, "host_pinned_bytes": 0}
     <dir>/.lock              flock'd around every check-and-publish
 
 ``host_pinned_bytes`` is the pinned host RAM a simulated level-1 sleeper would hold for
 its weight backup (the emulator does not really allocate it in simulated mode), so the
 host probe and the host-RAM fit check can count it. A process's file is ignored once its
-pid is gone, so a killed emulator frees its memory
-exactly as the driver would free a killed process's memory.
+process has exited (a zombie included) or its pid was reused (``create_time`` differs), so
+a killed emulator frees its memory exactly as the driver frees a killed process's memory.
 """
 
 from __future__ import annotations
@@ -25,7 +25,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 GIB = 1 << 30
+# psutil's create_time can move by up to a second with NTP (see engines.launcher.process).
+_START_TOLERANCE_S = 1.0
 
 # Set for an emulator in simulated mode: the directory it publishes its memory to.
 SIM_GPU_DIR_ENV = "VLLM_CONSOLE_SIM_GPU_DIR"
@@ -54,14 +58,28 @@ class SimProcess:
     host_pinned_bytes: int = 0
 
 
-def _pid_alive(pid: int) -> bool:
+def _holds_memory(pid: int, started: float | None) -> bool:
+    """Whether ``pid`` is still the running process that published (not a zombie, not reused).
+
+    A killed process's device memory is freed when it exits, not when its parent reaps it:
+    a zombie holds nothing, and neither does a later process that was given the same pid.
+    """
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return started is None or abs(process.create_time() - started) <= _START_TOLERANCE_S
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    return True
+
+
+def _create_time(pid: int) -> float | None:
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
 
 
 def _write_atomic(path: Path, payload: object) -> None:
@@ -98,7 +116,8 @@ class SimGpuDir:
             except (OSError, ValueError):
                 continue  # being replaced right now, or removed
             pid = int(raw["pid"])
-            if not _pid_alive(pid):
+            started = raw.get("create_time")
+            if not _holds_memory(pid, None if started is None else float(started)):
                 file.unlink(missing_ok=True)
                 continue
             used = {int(k): int(b) for k, b in raw["used_bytes"].items()}
@@ -147,6 +166,7 @@ class SimGpuDir:
                         )
             payload = {
                 "pid": pid,
+                "create_time": _create_time(pid),
                 "used_bytes": {str(k): v for k, v in used_bytes.items()},
                 "host_pinned_bytes": host_pinned_bytes,
             }

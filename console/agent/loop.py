@@ -18,6 +18,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from console.history.scrape import EngineScraper
+from console.jobs.process import launcher as host_launcher
 from console.models import (
     EngineEvent,
     Gpu,
@@ -31,6 +32,7 @@ from console.models import (
 from console.realtime import notify
 from console.realtime.events import Event
 from console.realtime.publisher import publish
+from engines.launcher import Launcher
 from engines.launcher.logfiles import last_lines, redact_secrets
 from engines.logparser import EngineLogEvent, LogTail, TailLines
 from engines.probes import GpuProbe, GpuReading, process_tree_rss, read_host
@@ -85,6 +87,8 @@ class AgentLoop:
     # Live data (issue 5): engine /metrics for the samples.
     scraper: EngineScraper = field(default_factory=_scraper)
     live: list[Event] = field(default_factory=list)
+    # The host worker's launcher (same process): its engines are this process's children.
+    launcher: Launcher = field(default_factory=host_launcher)
 
     def run_forever(self) -> None:
         while not self.stopped.wait(self.interval):
@@ -99,6 +103,8 @@ class AgentLoop:
     def tick(self) -> None:
         now = timezone.now()
         Host.objects.filter(pk=self.host.pk).update(last_heartbeat=now)
+        # Issue 15 item 15: an engine killed from outside stays a zombie until reaped.
+        self.launcher.reap()
         instances = list(Instance.objects.filter(host=self.host).prefetch_related("gpus"))
         self.sample(now, self.probe.read(), instances)
         for instance in instances:

@@ -88,6 +88,8 @@ class Launcher:
         self.poll_interval = poll_interval
         # Our own children, to collect their exit codes (and reap them: no zombies).
         self._children: dict[int, subprocess.Popen[bytes]] = {}
+        # Exit codes of children reap() collected, for wait_ready and stop to report.
+        self._exit_codes: dict[int, int] = {}
 
     def instance_dir(self, name: str) -> Path:
         return self.run_dir / validate_name(name)
@@ -136,6 +138,7 @@ class Launcher:
         finally:
             os.close(descriptor)
         self._children[child.pid] = child
+        self._exit_codes.pop(child.pid, None)
         return child
 
     def wait_ready(self, engine: LaunchedEngine, timeout: float = 600.0) -> Readiness:
@@ -159,11 +162,31 @@ class Launcher:
                     raise EngineStartTimeout(last_lines(engine.log_path), timeout)
                 time.sleep(self.poll_interval)
 
+    def reap(self) -> dict[int, int]:
+        """Collect every child of ours that has exited: {pid: exit code}.
+
+        An engine killed from outside (SIGKILL, the OOM killer) stays a zombie until its
+        parent waits for it; until then its pid looks taken and, on a simulated GPU, its
+        memory held. The agent calls this every tick. Safe beside wait_ready and stop in
+        other threads: ``Popen.poll`` holds its own lock around ``waitpid``.
+        """
+        reaped: dict[int, int] = {}
+        for pid, child in list(self._children.items()):
+            code = child.poll()
+            if code is not None and self._children.pop(pid, None) is child:
+                self._exit_codes[pid] = code
+                reaped[pid] = code
+        for pid, code in reaped.items():
+            logger.info("engine pid %d exited with status %d: reaped", pid, code)
+        return reaped
+
     def _exit_status(self, engine: LaunchedEngine) -> tuple[bool, int | None]:
         child = self._children.get(engine.pid)
         if child is not None:
             code = child.poll()
             return code is not None, code
+        if engine.pid in self._exit_codes:
+            return True, self._exit_codes[engine.pid]
         pid, started = self._identify(engine)
         if started is None:
             return process.create_time(pid) is None, None
@@ -180,6 +203,7 @@ class Launcher:
         if started is not None and not process.is_same_process(pid, started):
             if child is not None and child.poll() is not None:
                 del self._children[pid]  # exited before: now reaped
+            self._exit_codes.pop(pid, None)
             self._forget(pid, started)
             return None
         group = process.leader_group(pid)
