@@ -3,20 +3,26 @@
 Both check the user on connect, and a user deactivated (or stripped of every role) while
 connected is cut off with close code 4403: at once when the change is saved through the
 ORM (``console.realtime.revocation`` tells the user's pages to re-check), and in any case
-before forwarding the first batch after ``role_recheck_seconds``. A re-check reads the
-database (a new connection per call in Channels, a new TCP connection on PostgreSQL):
-checking every second, 200 open dashboards cost 200 of those a second, serialised on
-Channels' one database thread, which put p99 delivery near 400 ms in bench/fanout.py.
+before forwarding the first batch after ``role_recheck_seconds``. A page whose session
+ended (logout, expiry, password changed elsewhere) is cut off with 4401 the same way.
+A re-check reads the database (a new connection per call in Channels, a new TCP
+connection on PostgreSQL): checking every second, 200 open dashboards cost 200 of those
+a second, serialised on Channels' one database thread, which put p99 delivery near
+400 ms in bench/fanout.py.
 """
 
 from __future__ import annotations
 
 import time
+from importlib import import_module
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.contrib import auth
 from django.contrib.auth import get_user_model
+from django.http import HttpRequest
 
 from console.models import Instance
 from console.realtime import revocation  # noqa: F401  (connects its receivers in the web process)
@@ -36,6 +42,23 @@ def may_view(user_id: int) -> bool:
     return user is not None and can(user, Action.VIEW)
 
 
+def session_signs_in(session_key: str, user_id: int) -> bool:
+    """The socket's session, read again, still signs this user in (as Django checks a
+    request: the session exists, names the user, and its password hash still matches)."""
+    request = HttpRequest()
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return bool(auth.get_user(request).pk == user_id)
+
+
+def close_code(user_id: int, session_key: str | None) -> int | None:
+    """Why the socket must close now (4403: no access, 4401: signed out), or None."""
+    if not may_view(user_id):
+        return CLOSE_FORBIDDEN
+    if not session_key or not session_signs_in(session_key, user_id):
+        return CLOSE_UNAUTHENTICATED
+    return None
+
+
 class ConsoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     """``/ws/console/``: every host, GPU, instance and job, live."""
 
@@ -51,8 +74,11 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.cut_off(CLOSE_UNAUTHENTICATED)
             return
         self.user_id: int = user.pk
-        if not await self.still_allowed(force=True):
-            await self.cut_off(CLOSE_FORBIDDEN)
+        session = self.scope.get("session")
+        self.session_key: str | None = session.session_key if session is not None else None
+        code = await self.recheck(force=True)
+        if code is not None:
+            await self.cut_off(code)
             return
         await self.join(user_group(self.user_id))
         if not await self.subscribe():
@@ -89,25 +115,33 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         """The feed is one-way: whatever a browser sends is ignored."""
 
-    async def still_allowed(self, *, force: bool = False) -> bool:
+    async def recheck(self, *, force: bool = False) -> int | None:
+        """The close code if the user or the session lost access (read at most every
+        ``role_recheck_seconds`` unless forced), else None."""
         now = time.monotonic()
         if not force and now - self.checked_at < self.role_recheck_seconds:
-            return True
-        allowed: bool = await database_sync_to_async(may_view)(self.user_id)
+            return None
+        code: int | None = await database_sync_to_async(close_code)(
+            self.user_id, self.session_key
+        )
         self.checked_at = now
-        return allowed
+        return code
 
     async def realtime_recheck(self, message: dict[str, Any]) -> None:
-        """The user was changed: read it again now."""
-        if not self.cut and not await self.still_allowed(force=True):
-            await self.cut_off(CLOSE_FORBIDDEN)
+        """The user was changed or signed out: read the user and the session again now."""
+        if self.cut:
+            return
+        code = await self.recheck(force=True)
+        if code is not None:
+            await self.cut_off(code)
 
     async def realtime_batch(self, message: dict[str, Any]) -> None:
         """A batch from the publisher: check the user once, then forward each event."""
         if self.cut:
             return
-        if not await self.still_allowed():
-            await self.cut_off(CLOSE_FORBIDDEN)
+        code = await self.recheck()
+        if code is not None:
+            await self.cut_off(code)
             return
         for instance_id, text in message["events"]:
             if self.wants(instance_id):

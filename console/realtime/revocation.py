@@ -1,8 +1,10 @@
 """Cut a user's open pages off as soon as the user loses access.
 
 Saving a user (``is_active`` off), changing their groups or deleting them makes their
-pages re-check at once (after the change commits). Changes that bypass the ORM's signals
-(``QuerySet.update``, raw SQL) are caught by the pages' periodic re-check instead.
+pages re-check at once (after the change commits); signing out makes them re-check their
+session, so the pages of that session close and the user's other sessions stay open.
+Changes that bypass the ORM's signals (``QuerySet.update``, raw SQL) are caught by the
+pages' periodic re-check instead.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
@@ -50,3 +53,15 @@ def on_groups_changed(
     else:
         for user_id in pk_set or instance.user_set.values_list("pk", flat=True):
             recheck_on_commit(user_id)
+
+
+@receiver(user_logged_out, dispatch_uid="realtime-user-logged-out")
+def on_user_logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is None:
+        return
+    # Django sends this signal before it flushes the session: end the session first, or
+    # a page re-checking at once could still find it and stay open.
+    session = getattr(request, "session", None)
+    if session is not None and session.session_key:
+        session.delete()
+    recheck_user(user.pk)

@@ -8,6 +8,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session
+from django.test import Client
 
 from console.models import Instance, InstanceState, Job, JobKind
 from console.realtime import payloads
@@ -217,3 +219,47 @@ async def test_operator_and_admin_get_the_same_feed(operator_and_admin_cookies: 
             await apublish(gpu_event(7))
             received.append(await ws.receive_json_from(timeout=5))
     assert received == [gpu_event(7), gpu_event(7)]
+
+
+def signed_in_client(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+async def test_signing_out_closes_that_sessions_pages_at_once(
+    viewer: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 15 item 9: a socket kept streaming for 41 s after its session signed out.
+    monkeypatch.setattr(ConsoleConsumer, "role_recheck_seconds", 3600.0)
+    client = await sync_to_async(signed_in_client)(viewer)
+    async with websocket("/ws/console/", client.cookies["sessionid"].value) as ws:
+        await connected(ws)
+        assert (await sync_to_async(client.post)("/logout/")).status_code == 302
+        message = await ws.receive_output(timeout=5)
+    assert message == {"type": "websocket.close", "code": 4401}
+
+
+async def test_signing_out_leaves_the_users_other_sessions_open(
+    viewer: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ConsoleConsumer, "role_recheck_seconds", 3600.0)
+    leaving = await sync_to_async(signed_in_client)(viewer)
+    staying = await sync_to_async(signed_in_client)(viewer)
+    async with websocket("/ws/console/", staying.cookies["sessionid"].value) as ws:
+        await connected(ws)
+        await sync_to_async(leaving.post)("/logout/")
+        await apublish(gpu_event())
+        assert (await ws.receive_json_from(timeout=5))["type"] == "gpu.sample"
+
+
+async def test_a_session_ended_without_signals_is_cut_off_at_the_next_check(
+    viewer: User, viewer_cookie: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ConsoleConsumer, "role_recheck_seconds", 0.0)
+    async with websocket("/ws/console/", viewer_cookie) as ws:
+        await connected(ws)
+        await Session.objects.filter(session_key=viewer_cookie).adelete()
+        await apublish(gpu_event())
+        message = await ws.receive_output(timeout=5)
+    assert message == {"type": "websocket.close", "code": 4401}
