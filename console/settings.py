@@ -10,6 +10,9 @@ import os
 import secrets
 from pathlib import Path
 
+from csp import constants as csp
+
+from console.engine_addresses import ANY_NETWORK, DEFAULT_ENGINE_PORTS, parse_networks, parse_ports
 from console.env import ConfigError, Env, parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -96,6 +99,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "console.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -145,6 +149,40 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every star
 WHITENOISE_USE_FINDERS = True
 
 SESSION_COOKIE_HTTPONLY = True
+# Issue 15 item 12. A production console runs behind a TLS proxy: it takes the proxy's
+# "X-Forwarded-Proto: https" as an HTTPS request (the proxy must set it and drop a
+# client's), redirects plain HTTP to HTTPS, and sends HSTS with HTTPS answers.
+TLS_PROXY = env.boolean("CONSOLE_TLS_PROXY", PRODUCTION)
+if TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.boolean("CONSOLE_SSL_REDIRECT", PRODUCTION)
+SECURE_HSTS_SECONDS = env.integer(
+    "CONSOLE_HSTS_SECONDS", 365 * 24 * 3600 if PRODUCTION else 0, minimum=0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.boolean("CONSOLE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env.boolean("CONSOLE_HSTS_PRELOAD", False)
+# Browsers' preload lists are for public sites that ask to be listed; a console opts in.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# The pages load only their own vendored scripts and styles (no CDN, no inline script:
+# data reaches them through json_script), talk to their own origin (fetch and the
+# websockets: CSP 3's 'self' covers ws:/wss: to the same host), and are never framed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF],
+        "style-src": [csp.SELF],
+        # The memory bars' segment widths are style attributes (partials/segment.html):
+        # an attribute cannot run script, and every value in one is escaped.
+        "style-src-attr": [csp.UNSAFE_INLINE],
+        "img-src": [csp.SELF, "data:"],
+        "connect-src": [csp.SELF],
+        "font-src": [csp.SELF],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.SELF],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    }
+}
 # Django's 403 page, audited (issue 15 item 10: refused forms left no trace).
 CSRF_FAILURE_VIEW = "console.web.csrf.csrf_failure"
 SESSION_COOKIE_SECURE = PRODUCTION
@@ -204,6 +242,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # Engines: the console's view of vLLM.
 ENGINE_HTTP_TIMEOUT = env.number("CONSOLE_ENGINE_TIMEOUT", 10.0, minimum=0.1)
+# Issue 15 item 14: where instances' base URLs may point (console.engine_addresses).
+CONSOLE_ENGINE_PORTS = parse_ports(
+    "CONSOLE_ENGINE_PORTS", env.string("CONSOLE_ENGINE_PORTS", DEFAULT_ENGINE_PORTS)
+)
+CONSOLE_ENGINE_NETWORKS = parse_networks(
+    "CONSOLE_ENGINE_NETWORKS", env.string("CONSOLE_ENGINE_NETWORKS", ANY_NETWORK)
+)
 # How long a job waits for the agent to report the log lines and samples its action caused.
 CONSOLE_JOB_EVIDENCE_WAIT = env.number("CONSOLE_JOB_EVIDENCE_WAIT", 3.0, minimum=0.0)
 # Host RAM kept free when deciding whether a level-1 sleep's weight backup fits.

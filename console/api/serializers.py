@@ -8,6 +8,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from console.models import AuditEntry, Gpu, Host, Instance, Job
+from console.models.validators import refuse_console_itself
 from console.roles import Action, without_restricted
 
 
@@ -117,6 +118,10 @@ class InstanceSerializer(RoleAwareSerializer):
         return sorted(instance.launch_env)
 
     def validate_base_url(self, value: str) -> str:
+        request = self.context.get("request")
+        port = str(request.get_port()) if request is not None else ""
+        if port.isdigit():  # the port this console answered the request on
+            refuse_console_itself(value, int(port))
         return value.rstrip("/")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

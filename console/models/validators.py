@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from console import engine_addresses
+from console.engine_addresses import IpAddress, IpNetwork
 from engines.launcher.spec import managed_flag_problem, secret_flag
 
 
@@ -30,6 +33,62 @@ def validate_base_url(value: str) -> None:
     if parts.path not in {"", "/"} or parts.query or parts.fragment:
         raise ValidationError(
             "Give only the scheme, host and port (http://gpu-1:8000), without a path."
+        )
+    refuse_outside_engine_addresses(parts.hostname, url_port(parts))
+
+
+def url_port(parts: SplitResult) -> int:
+    """The port a client connects to: the URL's, else the scheme's default."""
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def refuse_outside_engine_addresses(host: str, port: int) -> None:
+    """Engines only where the settings allow: another local service would get the
+    console's probes, sleep calls and gateway traffic, with the engine's API key."""
+    try:
+        address = engine_addresses.host_address(host)
+    except ValueError as error:
+        raise ValidationError(f"{error}.") from None
+    if port not in settings.CONSOLE_ENGINE_PORTS:
+        raise ValidationError(
+            f"Port {port} is not one engines may use (CONSOLE_ENGINE_PORTS="
+            f"{settings.CONSOLE_ENGINE_PORTS.text}): it is kept for other services such as "
+            "Redis or PostgreSQL. Give the port the engine listens on, or ask the console's "
+            "operator to allow it in CONSOLE_ENGINE_PORTS."
+        )
+    if settings.CONSOLE_ENGINE_NETWORKS is not None:
+        _refuse_outside_networks(host, address, settings.CONSOLE_ENGINE_NETWORKS)
+
+
+def _refuse_outside_networks(
+    host: str, address: IpAddress | None, networks: tuple[IpNetwork, ...]
+) -> None:
+    found = [address] if address is not None else engine_addresses.resolved_addresses(host)
+    outside = [str(each) for each in found if not any(each in net for net in networks)]
+    if found and not outside:
+        return
+    if not found:
+        where = f"{host} does not resolve, so it is not known to be"
+    elif address is None:
+        where = f"{host} ({', '.join(outside)}) is not"
+    else:
+        where = f"{address} is not"
+    allowed = ",".join(str(network) for network in networks)
+    raise ValidationError(
+        f"{where} within the networks engines may be on (CONSOLE_ENGINE_NETWORKS={allowed}); "
+        "ask the console's operator to add it there."
+    )
+
+
+def refuse_console_itself(value: str, console_port: int) -> None:
+    """A base URL on this machine's loopback at the port the console answers on is the
+    console: it would proxy its own gateway traffic to itself and get the engine's key."""
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    if engine_addresses.is_local(host) and url_port(parts) == console_port:
+        raise ValidationError(
+            f"{host}:{console_port} is this console itself, not an engine; give the "
+            "address the engine listens on."
         )
 
 
