@@ -8,5 +8,7 @@ class ConsoleConfig(AppConfig):
     verbose_name = "vLLM Console"
 
     def ready(self) -> None:
-        # Signal receivers of the live feed: state changes, new jobs, users losing access.
+        # Signal receivers of the live feed (state changes, new jobs, users losing access)
+        # and of the gateway (key changes pushed to its web processes).
+        from console.gateway import keyversion  # noqa: F401
         from console.realtime import notify, revocation  # noqa: F401

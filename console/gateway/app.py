@@ -18,7 +18,7 @@ from collections.abc import Awaitable
 from redis.exceptions import RedisError
 from starlette.types import Receive, Scope, Send
 
-from console.gateway.auth import authenticate, check_model
+from console.gateway.auth import KeyGuard, check_model
 from console.gateway.config import GatewayConfig
 from console.gateway.errors import GatewayError, not_found, unavailable
 from console.gateway.paths import forwardable_path
@@ -45,15 +45,16 @@ class GatewayApp:
     def __init__(self, config: GatewayConfig | None = None) -> None:
         self._config = config
         self._runtime: Runtime | None = None
+        self._guard: KeyGuard | None = None  # made with the runtime, on the same loop
         self._starting: asyncio.Lock | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        runtime = self._runtime or await self._start()
+        runtime, guard = await self._started()
         try:
-            await handle(runtime, scope, receive, send)
+            await handle(runtime, guard, scope, receive, send)
         except GatewayError as error:
             await send_error(send, error)
         except ClientGone:
@@ -66,17 +67,21 @@ class GatewayApp:
             retry = runtime.config.retry_after_seconds
             await send_error(send, unavailable(message, "gateway_unavailable", retry))
 
-    async def _start(self) -> Runtime:
+    async def _started(self) -> tuple[Runtime, KeyGuard]:
+        if self._runtime is not None and self._guard is not None:
+            return self._runtime, self._guard
         self._starting = self._starting or asyncio.Lock()
         async with self._starting:
-            if self._runtime is None:
-                self._runtime = await Runtime.start(self._config or GatewayConfig.from_settings())
-        return self._runtime
+            if self._runtime is None or self._guard is None:
+                runtime = await Runtime.start(self._config or GatewayConfig.from_settings())
+                self._guard = KeyGuard(runtime.redis, runtime.table, runtime.config.redis_prefix)
+                self._runtime = runtime
+        return self._runtime, self._guard
 
     async def aclose(self) -> None:
         if self._runtime is not None:
             await self._runtime.aclose()
-            self._runtime = None
+            self._runtime = self._guard = None
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -89,11 +94,14 @@ class GatewayApp:
                 return
 
 
-async def handle(runtime: Runtime, scope: Scope, receive: Receive, send: Send) -> None:
+async def handle(
+    runtime: Runtime, guard: KeyGuard, scope: Scope, receive: Receive, send: Send
+) -> None:
     path = forwardable_path(scope["path"], scope.get("raw_path"))
     headers: list[tuple[bytes, bytes]] = list(scope["headers"])
     check_head(headers)
-    key = await authenticate(runtime.table, headers)
+    client = scope.get("client")
+    key = await guard.authenticate(headers, client[0] if client else "unknown")
     if path == "/v1/models" and scope["method"] == "GET":
         allowed = [m for m in runtime.table.models() if key.may_use(m)]
         await send_json(send, 200, models_list(allowed))

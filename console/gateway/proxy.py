@@ -1,8 +1,9 @@
 """Forward one admitted request to its engine and stream the answer back as it comes.
 
 Chunks are passed on as the engine sends them (``aiter_raw``: no decoding, no buffering),
-so SSE tokens reach the client one by one. The client's key is never sent on: the engine
-gets its own key, if it has one.
+so SSE tokens reach the client one by one. Of the client's headers only those an engine
+needs to answer are sent on (an allow-list): never its key, cookies, its own ``X-Api-Key``
+or ``X-Forwarded-For``. The engine gets its own key, if it has one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ Headers = list[tuple[bytes, bytes]]
 _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate",
                          b"proxy-authorization", b"te", b"trailer", b"transfer-encoding",
                          b"upgrade"})  # fmt: skip
-_NOT_UPSTREAM = _HOP_BY_HOP | {b"host", b"authorization", b"content-length"}
+# All of the client's headers an engine is sent; httpx sets host and content-length.
+_TO_ENGINE = frozenset({b"content-type", b"accept", b"accept-encoding", b"user-agent"})
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,11 @@ class Upstream:
 
 
 def upstream_headers(client_headers: Headers, api_key: str) -> Headers:
-    headers = [(k, v) for k, v in client_headers if k.lower() not in _NOT_UPSTREAM]
+    headers = [(k, v) for k, v in client_headers if k.lower() in _TO_ENGINE]
+    if not any(k.lower() == b"accept-encoding" for k, _ in headers):
+        # Bodies are passed on undecoded: no encoding the client did not ask for
+        # (httpx would otherwise ask for gzip on its behalf).
+        headers.append((b"accept-encoding", b"identity"))
     if api_key:
         headers.append((b"authorization", b"Bearer " + api_key.encode()))
     return headers
