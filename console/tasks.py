@@ -10,12 +10,18 @@ from django.utils import timezone
 from console.gateway import idle
 from console.gateway.history import record as gateway_record
 from console.history import rollup
-from console.jobs import reconcile, runner
+from console.jobs import evidence, reconcile, runner
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def run_job(self: Any, job_id: int) -> None:
     runner.run(job_id, str(self.request.id))
+
+
+@shared_task(ignore_result=True)
+def attach_job_evidence(job_id: int) -> None:
+    """After a job ended: its engine calls' log lines and samples, added to it."""
+    evidence.attach(job_id)
 
 
 @shared_task(ignore_result=True, expires=10)

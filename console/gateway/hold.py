@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from redis.asyncio import Redis
 
+from console import audit
 from console.gateway import keys, scripts
 from console.gateway.config import GatewayConfig
 from console.gateway.errors import GatewayError, not_found, unavailable
@@ -23,7 +25,8 @@ from console.gateway.figures import Tally
 from console.gateway.gate import AsyncGate
 from console.gateway.routes import Route, RouteTable
 from console.jobs.service import JobConflictError, JobRefusedError, JobRequest, request_job
-from console.models import InstanceState, JobKind
+from console.models import InstanceState, JobKind, Outcome
+from console.models.gateway import InferenceKey
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +40,33 @@ _NOT_RUNNING = frozenset({InstanceState.STOPPED, InstanceState.STOPPING})
 _DETAIL_CHARS = 200
 
 
-def request_activate(instance_id: int) -> bool:
-    """Ask for the switch job that wakes the instance; False when one is already there."""
+def request_activate(instance_id: int, key_id: int | None = None, client: str = "") -> bool:
+    """Ask for the switch job that wakes the instance; False when one is already there.
+
+    The job is audited like an operator's, authored by the inference key that asked.
+    """
     try:
-        request_job(JobRequest(instance_id, JobKind.SWITCH, {}))
+        job = request_job(JobRequest(instance_id, JobKind.SWITCH, {}, remote_addr=client or None))
     except JobConflictError:
         return False
     except JobRefusedError as refused:
         log.info("gateway could not ask to wake instance %s: %s", instance_id, refused)
         return False
+    key = InferenceKey.objects.filter(pk=key_id or 0).values_list("name", flat=True).first()
+    audit.record(
+        None, f"job.{JobKind.SWITCH}", Outcome.OK, target=job.instance,
+        target_type="instance", detail={"job": job.pk, "via": "gateway", "client": client},
+        actor=f"inference key {key}" if key else "gateway",
+    )  # fmt: skip
     return True
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who a held request came from: the activate job it starts is audited as theirs."""
+
+    key_id: int | None = None
+    client: str = ""
 
 
 class Holder:
@@ -77,14 +97,14 @@ class Holder:
             raise not_found(f"The model `{model}` does not exist.", "model_not_found")
         return route
 
-    async def acquire(self, model: str, request_id: str) -> Route:
+    async def acquire(self, model: str, request_id: str, asker: Asker | None = None) -> Route:
         """The route to forward to, with the request marked in flight on it."""
         route = await self.lookup(model)
         if await self.gate.admit(route, request_id):
             return route
-        return await self._held(model, request_id)
+        return await self._held(model, request_id, asker or Asker())
 
-    async def _held(self, model: str, request_id: str) -> Route:
+    async def _held(self, model: str, request_id: str, asker: Asker) -> Route:
         p, cfg = self.config.redis_prefix, self.config
         lease = cfg.hold_seconds + 30
         if not await self._hold(keys=[keys.held(p, model)], args=[request_id, lease, cfg.max_held]):
@@ -95,7 +115,7 @@ class Holder:
         started = loop.time()
         self.holding += 1
         try:
-            route = await self._wait(model, request_id, started + cfg.hold_seconds)
+            route = await self._wait(model, request_id, started + cfg.hold_seconds, asker)
         finally:
             self.holding -= 1
             # Shielded: a hold cancelled by a disconnect must still leave the count.
@@ -103,7 +123,7 @@ class Holder:
         self.tally.add(model, held=1, held_seconds=loop.time() - started)
         return route
 
-    async def _wait(self, model: str, request_id: str, deadline: float) -> Route:
+    async def _wait(self, model: str, request_id: str, deadline: float, asker: Asker) -> Route:
         loop = asyncio.get_running_loop()
         while True:
             route = await self.lookup(model)
@@ -114,7 +134,7 @@ class Holder:
             if await self.gate.admit(route, request_id):
                 return route
             if route.state == InstanceState.SLEEPING:
-                await self._ask_wake(route)
+                await self._ask_wake(route, asker)
             remaining = deadline - loop.time()
             if remaining <= 0:
                 self.tally.add(model, rejected=1)
@@ -143,10 +163,12 @@ class Holder:
                                "model_failed", retry)  # fmt: skip
         return None
 
-    async def _ask_wake(self, route: Route) -> None:
+    async def _ask_wake(self, route: Route, asker: Asker) -> None:
         lock = keys.waking(self.config.redis_prefix, route.instance_id)
         if not await self.redis.set(lock, "1", nx=True, ex=_WAKE_LOCK_SECONDS):
             return
-        asked = await sync_to_async(request_activate, thread_sensitive=False)(route.instance_id)
+        asked = await sync_to_async(request_activate, thread_sensitive=False)(
+            route.instance_id, asker.key_id, asker.client
+        )
         if asked:
             self.tally.add(route.model, wakes_on_request=1)

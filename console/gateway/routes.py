@@ -1,20 +1,21 @@
 """The in-process table of model -> instances and key hash -> key, refreshed about once a second.
 
 The hot path never queries the database: it reads this table, which one background task
-per process reloads (faster while requests are held, so a finished wake is seen within
-about 0.1 s). Waiters block on ``changed()`` instead of polling the database.
+per process reloads, and which pushed state changes patch as they happen
+(``console.gateway.changes``). Waiters block on ``changed()`` instead of polling.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
+from console.gateway.changes import StateChange
 from console.models import Instance, InstanceState
 from console.models.gateway import InferenceKey
 
@@ -119,8 +120,33 @@ class RouteTable:
         if self.on_load is not None:
             # Before waiters hear of it: gates to reopen are open when they look.
             await self.on_load(self.snapshot)
+        self.wake_waiters()
+
+    def wake_waiters(self) -> None:
+        """Let every ``changed()`` waiter look at the table again."""
         self._changed.set()
         self._changed = asyncio.Event()
+
+    def apply(self, change: StateChange) -> Route | None:
+        """Patch the instance's route with a pushed state change (one older than what the
+        table holds is ignored); None when the table does not know the instance."""
+        for model, routes in self.snapshot.routes.items():
+            for index, route in enumerate(routes):
+                if route.instance_id != change.instance_id:
+                    continue
+                if route.state_changed_at > change.state_changed_at:
+                    return route
+                patched = replace(
+                    route,
+                    state=change.state,
+                    state_changed_at=change.state_changed_at,
+                    detail=change.detail,
+                )
+                replaced = [*routes[:index], patched, *routes[index + 1 :]]
+                by_model = {**self.snapshot.routes, model: replaced}
+                self.snapshot = replace(self.snapshot, routes=by_model)
+                return patched
+        return None
 
     async def changed(self, seconds: float) -> None:
         """Return after the next refresh, or after ``seconds``."""

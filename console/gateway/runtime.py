@@ -10,17 +10,21 @@ import httpx
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from console.gateway import keys
+from console.gateway import changes, keys
 from console.gateway.config import GatewayConfig
 from console.gateway.figures import Tally
 from console.gateway.gate import AsyncGate
 from console.gateway.hold import Holder
 from console.gateway.routes import RouteTable, Snapshot
+from console.models import InstanceState
 
 log = logging.getLogger(__name__)
 
-# While requests are held, the table is reloaded this often so a wake is seen at once.
-_HOLDING_REFRESH_SECONDS = 0.1
+# While requests are held, the table is reloaded this often: state changes are pushed
+# (``_listen``), this only covers one lost while the listener reconnected.
+_HOLDING_REFRESH_SECONDS = 0.5
+# The listener's reconnect backoff after Redis went away.
+_LISTEN_RETRY_SECONDS = (0.1, 5.0)
 
 
 class Runtime:
@@ -42,13 +46,47 @@ class Runtime:
         self.tally = Tally()
         self.holder = Holder(self.table, self.gate, self.redis, config, self.tally)
         self._refresher: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
 
     @classmethod
     async def start(cls, config: GatewayConfig) -> Runtime:
         runtime = cls(config)
         await runtime.table.refresh()
         runtime._refresher = asyncio.create_task(runtime._refresh_forever())
+        runtime._listener = asyncio.create_task(runtime._listen_forever())
         return runtime
+
+    async def _listen_forever(self) -> None:
+        """Apply pushed state changes as they come; reconnect (and reload) after a loss."""
+        retry, most = _LISTEN_RETRY_SECONDS
+        while True:
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(changes.channel(self.config.redis_prefix))
+                    retry = _LISTEN_RETRY_SECONDS[0]
+                    # Changes made while this listener was away are read now.
+                    await self.table.refresh()
+                    async for message in pubsub.listen():
+                        if message["type"] == "message":
+                            await self._on_change(message["data"])
+            except RedisError as error:
+                log.warning("gateway: state-change listener lost Redis (%r); retrying", error)
+            await asyncio.sleep(retry)
+            retry = min(retry * 2, most)
+
+    async def _on_change(self, raw: bytes) -> None:
+        try:
+            change = changes.StateChange.from_json(raw)
+        except (ValueError, KeyError, TypeError) as error:
+            log.warning("gateway: ignored a malformed state change %r: %r", raw[:200], error)
+            return
+        route = self.table.apply(change)
+        if route is None:  # an instance this process has not loaded yet
+            await self.table.refresh_for_miss()
+            return
+        if route.state == InstanceState.AWAKE:
+            await self.gate.reopen_stale([route])
+        self.table.wake_waiters()
 
     async def _on_load(self, snapshot: Snapshot) -> None:
         await self.gate.reopen_stale([r for routes in snapshot.routes.values() for r in routes])
@@ -79,10 +117,11 @@ class Runtime:
                                   request_id)  # fmt: skip
 
     async def aclose(self) -> None:
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
+        for task in (self._refresher, self._listener):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.http.aclose()
         await self.tally.flush(self.redis, self.config.redis_prefix)
         await self.redis.aclose()

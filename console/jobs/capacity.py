@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from console.jobs.fit import GIB, GpuMemory, HostRam, estimate_pinned_bytes
-from console.models import Gpu, Instance, InstanceState, Job, MemorySample, Resolution, Subject
+from console.jobs.fit import GIB, HostRam, estimate_pinned_bytes
+from console.models import Instance, InstanceState, Job, MemorySample, Resolution, Subject
 
 State = InstanceState
 
@@ -41,24 +41,6 @@ def need_per_gpu_bytes(instance: Instance) -> int:
 
 def newest_sample(**subject: object) -> MemorySample | None:
     return MemorySample.objects.filter(resolution=Resolution.RAW, **subject).order_by("-at").first()
-
-
-def gpu_memory(instance: Instance) -> list[GpuMemory]:
-    """The instance's GPUs now, minus what other wakes and launches in flight will take."""
-    readings = []
-    for gpu in instance.gpus.all():
-        sample = newest_sample(gpu=gpu)
-        if sample is None:
-            continue
-        readings.append(
-            GpuMemory(gpu.index, gpu.total_bytes, sample.used_bytes, _reserved_on(gpu, instance))
-        )
-    return readings
-
-
-def _reserved_on(gpu: Gpu, excluding: Instance) -> int:
-    in_flight = Instance.objects.filter(gpus=gpu, state__in=[State.WAKING, State.STARTING])
-    return sum(need_per_gpu_bytes(other) for other in in_flight.exclude(pk=excluding.pk))
 
 
 def pinned_need(instance: Instance) -> tuple[int, bool]:

@@ -1,39 +1,66 @@
-"""Evidence for a job: the engine's log events and the GPU samples around an action.
+"""Evidence for a job, gathered after it ended: the engine's log events and the samples
+around each of its engine calls, added to the job row when they arrive.
 
 The agent on the GPU host follows the engine's log and samples NVML every second, writing
-EngineEvent and MemorySample rows; a job running on another machine reads them here. The
-engine prints "It took X seconds to fall asleep" before it answers the HTTP call, but the
-agent sees the line up to one poll later, so the job waits a little for it.
+EngineEvent and MemorySample rows; the engine prints "It took X seconds to fall asleep"
+before it answers the HTTP call, but the agent sees the line up to one poll later. Waiting
+for that on the critical path made every switch a second or two slower than its engines,
+so a job ends when its engine work is done, and ``attach`` (run by a worker right after)
+waits for each step's evidence up to ``CONSOLE_JOB_EVIDENCE_WAIT`` after its call ended,
+then writes the figures on the job and publishes it again.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import Max, Min
+from django.utils import timezone
 
-from console.models import EngineEvent, Instance, MemorySample, Resolution, Subject
+from console.gateway.drain import inflight_count, sync_redis
+from console.jobs.capacity import weights_bytes
+from console.jobs.engine import engine_client
+from console.jobs.fit import GIB
+from console.models import (
+    EngineEvent,
+    Instance,
+    InstanceState,
+    Job,
+    MemorySample,
+    Resolution,
+    Subject,
+)
+from console.realtime import notify
+from engines.errors import EngineError
 
 # Parsed log events that belong to a sleep or a wake.
 SLEEP_EVENTS = ("sleep", "cumem_freed", "sleep_freed")
 WAKE_EVENTS = ("wake", "wake_oom")
+# Less RSS growth than this after a level-1 sleep is not taken as its pinned backup.
+_LEAST_PINNED_BYTES = 256 << 20
+_POLL_SECONDS = 0.05
+# The figures each step contributes to the job's own columns (they add up over a switch).
+_SUMMED = ("engine_seconds", "freed_gib", "backed_up_gib", "still_in_use_gib")
+
+
+def deadline_after(ended: datetime) -> float:
+    """The monotonic time until which evidence of a call that ended at ``ended`` is awaited."""
+    waited = (timezone.now() - ended).total_seconds()
+    return time.monotonic() + max(0.0, settings.CONSOLE_JOB_EVIDENCE_WAIT - waited)
 
 
 def wait_for_events(
-    instance: Instance, since: datetime, final_kind: str, kinds: Iterable[str]
+    instance: Instance, since: datetime, final_kind: str, kinds: Iterable[str], deadline: float
 ) -> list[EngineEvent]:
-    """Events of ``kinds`` logged since ``since``; waits until one of ``final_kind`` shows up.
-
-    Only instances whose log the console follows (launched by it) can have events; for the
-    others the list is empty at once.
-    """
+    """Events of ``kinds`` logged since ``since``; waits until one of ``final_kind`` shows
+    up or ``deadline``. Instances whose log the console does not follow have none."""
     wanted = tuple(kinds)
     if not instance.log_path:
         return []
-    deadline = time.monotonic() + settings.CONSOLE_JOB_EVIDENCE_WAIT
     while True:
         events = list(
             EngineEvent.objects.filter(instance=instance, at__gte=since, kind__in=wanted).order_by(
@@ -42,30 +69,50 @@ def wait_for_events(
         )
         if any(event.kind == final_kind for event in events) or time.monotonic() > deadline:
             return events
-        time.sleep(0.1)
+        time.sleep(_POLL_SECONDS)
 
 
-def gpu_used_bytes(instance: Instance, after: datetime | None = None) -> int | None:
-    """Memory used on the instance's GPUs, from each GPU's newest sample (after ``after``).
-
-    With ``after`` it waits up to the evidence window for a sample taken after it, so a
-    job's "after" figure shows the memory the action freed or took.
-    """
+def gpu_used_bytes(
+    instance: Instance,
+    *,
+    before: datetime | None = None,
+    after: datetime | None = None,
+    deadline: float = 0.0,
+) -> int | None:
+    """Memory used on the instance's GPUs: each GPU's newest sample taken before ``before``,
+    or its first taken after ``after`` (awaited until ``deadline``)."""
     gpu_ids = list(instance.gpus.values_list("pk", flat=True))
     if not gpu_ids:
         return None
-    deadline = time.monotonic() + settings.CONSOLE_JOB_EVIDENCE_WAIT
     while True:
-        total = _newest_gpu_total(gpu_ids, after)
+        total = _gpu_total(gpu_ids, before, after)
         if total is not None or after is None or time.monotonic() > deadline:
             return total
-        time.sleep(0.1)
+        time.sleep(_POLL_SECONDS)
 
 
-def engine_rss_after(instance: Instance, after: datetime) -> int | None:
-    """The engine's RSS in the agent's first sample taken after ``after`` (waits up to the
-    evidence window for it; None for an engine the agent does not sample)."""
-    deadline = time.monotonic() + settings.CONSOLE_JOB_EVIDENCE_WAIT
+def _gpu_total(gpu_ids: list[int], before: datetime | None, after: datetime | None) -> int | None:
+    samples = MemorySample.objects.filter(gpu_id__in=gpu_ids, resolution=Resolution.RAW)
+    if before is not None:
+        samples = samples.filter(at__lte=before)
+    if after is not None:
+        samples = samples.filter(at__gt=after)
+    pick = Min("at") if after is not None else Max("at")
+    picked = list(samples.values("gpu_id").annotate(chosen=pick))
+    if len(picked) < len(gpu_ids):
+        return None
+    total = 0
+    for row in picked:
+        sample = samples.filter(gpu_id=row["gpu_id"], at=row["chosen"]).first()
+        if sample is None:
+            return None
+        total += sample.used_bytes
+    return total
+
+
+def engine_rss_after(instance: Instance, after: datetime, deadline: float) -> int | None:
+    """The engine's RSS in the agent's first sample taken after ``after`` (awaited until
+    ``deadline``; None for an engine the agent does not sample)."""
     while True:
         sample = (
             MemorySample.objects.filter(
@@ -77,24 +124,148 @@ def engine_rss_after(instance: Instance, after: datetime) -> int | None:
         )  # fmt: skip
         if sample is not None or time.monotonic() > deadline:
             return sample.used_bytes if sample is not None else None
-        time.sleep(0.1)
+        time.sleep(_POLL_SECONDS)
 
 
-def _newest_gpu_total(gpu_ids: list[int], after: datetime | None) -> int | None:
-    samples = MemorySample.objects.filter(gpu_id__in=gpu_ids, resolution=Resolution.RAW)
-    if after is not None:
-        samples = samples.filter(at__gt=after)
-    newest = samples.values("gpu_id").annotate(latest=Max("at"))
-    if len(newest) < len(gpu_ids):
+def learn_pinned_backup(instance: Instance, slept: datetime, deadline: float) -> float | None:
+    """What a level-1 backup pinned (GiB): the engine's RSS after the sleep above its RSS
+    before its first level-1 sleep, kept for the next fit checks (a relaunch of the same
+    model pins the same)."""
+    if instance.pinned_baseline_bytes is None:
         return None
-    total = 0
-    for row in newest:
-        sample = samples.filter(gpu_id=row["gpu_id"], at=row["latest"]).first()
-        if sample is None:
-            return None
-        total += sample.used_bytes
-    return total
+    rss = engine_rss_after(instance, slept, deadline)
+    if rss is None:
+        return None
+    pinned = rss - instance.pinned_baseline_bytes
+    # Sanity: a backup the RSS does not show (a sample from before it, an odd process
+    # tree) is not learned; the estimate stays.
+    if pinned < max(weights_bytes(instance) // 2, _LEAST_PINNED_BYTES):
+        return None
+    Instance.objects.filter(pk=instance.pk, pid=instance.pid).update(pinned_backup_bytes=pinned)
+    return round(pinned / GIB, 2)
 
 
-def excerpt(events: list[EngineEvent]) -> str:
-    return "\n".join(event.message for event in events)[-4000:]
+def sleep_figures(events: Sequence[EngineEvent]) -> dict[str, float | None]:
+    """Engine seconds and GiB from a sleep's log lines; every TP worker prints its own.
+
+    Freed GiB come from the CuMem line (0.11+: freed, backed up, discarded) when present,
+    else from "Sleep mode freed" (which also gives what is still in use). Workers' figures
+    add up; the seconds are the slowest worker's.
+    """
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        by_kind.setdefault(event.kind, []).append(event.data or {})
+
+    def total(kind: str, key: str) -> float | None:
+        values = [float(d[key]) for d in by_kind.get(kind, []) if d.get(key) is not None]
+        return round(sum(values), 3) if values else None
+
+    seconds = [float(d["seconds"]) for d in by_kind.get("sleep", []) if d.get("seconds")]
+    freed = total("cumem_freed", "freed_gib")
+    return {
+        "engine_seconds": max(seconds) if seconds else None,
+        "freed_gib": freed if freed is not None else total("sleep_freed", "freed_gib"),
+        "backed_up_gib": total("cumem_freed", "backed_up_gib"),
+        "still_in_use_gib": total("sleep_freed", "still_in_use_gib"),
+    }
+
+
+def wake_seconds(events: Sequence[EngineEvent]) -> float | None:
+    """The slowest worker's wake time; a level-2 wake prints one line per tag: they add."""
+    per_process: dict[str, float] = {}
+    for event in events:
+        data = event.data or {}
+        if event.kind == "wake" and data.get("seconds") is not None:
+            key = str(data.get("pid") or data.get("process") or "")
+            per_process[key] = per_process.get(key, 0.0) + float(data["seconds"])
+    return round(max(per_process.values()), 3) if per_process else None
+
+
+def wake_figures(events: Sequence[EngineEvent], step: dict[str, Any]) -> dict[str, float | None]:
+    """A wake's engine seconds: its wake lines, plus ``reload_weights`` for a level-2 wake.
+
+    vLLM prints no line for the reload, whose HTTP call returns when it is done (2.1 s for
+    13.5 GiB on vLLM 0.25, H200): its call's seconds are the engine's.
+    """
+    seconds = wake_seconds(events)
+    reload = (step.get("calls") or {}).get("reload_weights")
+    if reload is not None:
+        seconds = round((seconds or 0.0) + reload, 3)
+    return {"engine_seconds": seconds}
+
+
+def first_request_seconds(instance: Instance) -> float | None:
+    """The latency of a one-token completion, measured only while the engine serves no
+    gateway request: the console's own probe must not queue beside its users' requests."""
+    instance.refresh_from_db(fields=["state"])
+    if instance.state != InstanceState.AWAKE:
+        return None
+    redis = sync_redis(settings.REDIS_URL)
+    if inflight_count(redis, settings.REDIS_PREFIX, instance.pk) > 0:
+        return None
+    client = engine_client(instance)
+    try:
+        return round(client.warmup(), 3)
+    except EngineError:
+        return None
+    finally:
+        client.close()
+
+
+def step_evidence(step: dict[str, Any]) -> dict[str, Any]:
+    """The figures of one sleep or wake step, awaited up to the evidence window."""
+    instance = Instance.objects.filter(pk=step["instance_id"]).first()
+    if instance is None:
+        return {}
+    since = datetime.fromisoformat(step["started_at"])
+    ended = datetime.fromisoformat(step["call_ended_at"])
+    deadline = deadline_after(ended)
+    if step["step"] == "sleep":
+        events = wait_for_events(instance, since, "sleep", SLEEP_EVENTS, deadline)
+        found: dict[str, Any] = dict(sleep_figures(events))
+        if step.get("level") == 1:
+            found["pinned_gib"] = learn_pinned_backup(instance, ended, deadline)
+    else:
+        events = wait_for_events(instance, since, "wake", WAKE_EVENTS, deadline)
+        found = dict(wake_figures(events, step))
+        if not step.get("tags"):
+            found["first_request_seconds"] = first_request_seconds(instance)
+    found["gpu_used_before_bytes"] = gpu_used_bytes(instance, before=since)
+    found["gpu_used_after_bytes"] = gpu_used_bytes(instance, after=ended, deadline=deadline)
+    found["log_excerpt"] = "\n".join(event.message for event in events)[-4000:]
+    return found
+
+
+def job_figures(steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """The job's columns from its steps: seconds and GiB add up over a switch's steps; the
+    memory before is the first step's, after the last one's."""
+    figures: dict[str, Any] = dict.fromkeys(_SUMMED)
+    for step in steps:
+        for key in _SUMMED:
+            if step.get(key) is not None:
+                figures[key] = round((figures[key] or 0.0) + step[key], 3)
+    measured = [step for step in steps if "gpu_used_after_bytes" in step]
+    if measured:
+        figures["gpu_used_before_bytes"] = measured[0]["gpu_used_before_bytes"]
+        figures["gpu_used_after_bytes"] = measured[-1]["gpu_used_after_bytes"]
+    firsts = [s["first_request_seconds"] for s in steps if s.get("first_request_seconds")]
+    figures["first_request_seconds"] = firsts[-1] if firsts else None
+    excerpts = [step.pop("log_excerpt", "") for step in steps]
+    figures["log_excerpt"] = "\n".join(filter(None, excerpts))[-4000:]
+    return figures
+
+
+def attach(job_id: int) -> None:
+    """Gather the evidence of a finished job's engine calls and write it on the job."""
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None:
+        return
+    steps: list[dict[str, Any]] = list((job.outcome_detail or {}).get("steps") or [])
+    for step in steps:
+        if "call_ended_at" in step:
+            step.update(step_evidence(step))
+    figures = job_figures(steps)
+    figures = {k: v for k, v in figures.items() if v not in (None, "") or k == "log_excerpt"}
+    detail = {**(job.outcome_detail or {}), "steps": steps, "evidence": "complete"}
+    Job.objects.filter(pk=job_id).update(outcome_detail=detail, **figures)
+    notify.job_changed(job_id)

@@ -11,9 +11,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.utils import timezone
 
+from console.jobs import ledger
+from console.jobs.moves import move
 from console.jobs.outcome import JobOutcome
 from console.jobs.service import STARTS_FROM, JobRefusedError
-from console.jobs.sleepwake import move
 from console.models import Instance, InstanceState, Job, JobKind, transition
 from engines.launcher import EngineAlreadyRunningError, Launcher, LaunchError, LaunchSpec
 from engines.simgpu import SIM_GPU_DIR_ENV
@@ -67,7 +68,10 @@ def launch_spec(instance: Instance) -> LaunchSpec:
 def launch(job: Job, outcome: JobOutcome) -> None:
     instance = job.instance
     spec = launch_spec(instance)
-    move(instance, {State.STOPPED, State.ERROR, State.UNKNOWN}, State.STARTING, state_detail="")
+    # Refused with the numbers before anything starts, rather than an engine dying of a CUDA
+    # OOM at start; from the move to starting the ledger counts the memory as taken.
+    ledger.reserve(instance, {State.STOPPED, State.ERROR, State.UNKNOWN}, State.STARTING,
+                   for_launch=True, state_detail="")  # fmt: skip
     try:
         engine = launcher().start(spec)
         Instance.objects.filter(pk=instance.pk).update(

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 from django.db import close_old_connections
@@ -43,6 +44,7 @@ TIME_LIMITS: dict[str, int] = {
 }
 # How long a starting control worker waits for the others to say what they are running.
 ACTIVE_REPLY_SECONDS = 1.0
+EVIDENCE_TASK = "console.tasks.attach_job_evidence"
 EXPECTED_FAILURES = (EngineError, JobRefusedError, LaunchError, SoftTimeLimitExceeded)
 
 
@@ -102,6 +104,8 @@ def run(job_id: int, task_id: str) -> None:
     finally:
         finish(job, state, error, outcome, time.monotonic() - started)
         dispatch_next(job.instance_id)
+        if outcome.has_evidence_to_gather:
+            gather_evidence(job.pk)
 
 
 @worker_ready.connect(dispatch_uid="jobs-fail-lost-control-jobs")
@@ -122,6 +126,12 @@ def fail_jobs_lost_with_a_worker(sender: Any, **kwargs: Any) -> None:
     active = {task["id"] for tasks in replies.values() for task in tasks}
     log.warning("failed %d job(s) whose worker was lost", fail_lost_control_jobs(active, before))
     close_old_connections()
+
+
+def gather_evidence(job_id: int) -> None:
+    """Have a control worker add the engine's figures to the job now that it has ended
+    (``evidence.attach``); by name, as the tasks module imports this one."""
+    current_app.send_task(EVIDENCE_TASK, (job_id,), queue="control")
 
 
 def describe(failure: BaseException) -> str:

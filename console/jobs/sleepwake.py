@@ -1,4 +1,10 @@
-"""Sleep and wake one instance: state transitions, fit checks, the engine calls, figures.
+"""Sleep and wake one instance: state transitions, fit checks, the engine calls.
+
+This is the critical path of every sleep, wake and switch: checks and the fit decision,
+the engine call, the state transition, and for a switch the next engine call. Nothing on it
+waits for evidence (the engine's log lines, memory samples, the first request's latency):
+each step records when its call ran, and ``evidence.attach`` gathers the figures after the
+job has ended and adds them to it.
 
 Each function moves the instance through its transitional state with a conditional
 update, so two jobs (or a job and the reconcile loop) can never both act on an engine.
@@ -10,25 +16,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
 
 from django.utils import timezone
 
 from console.gateway.drain import close_and_drain
-from console.jobs import evidence, fit
-from console.jobs.capacity import (
-    engine_rss_bytes,
-    gpu_memory,
-    host_ram_figures,
-    need_per_gpu_bytes,
-    weights_bytes,
-)
+from console.jobs import fit, ledger
+from console.jobs.capacity import engine_rss_bytes, host_ram_figures
 from console.jobs.engine import engine_client, with_retries
+from console.jobs.moves import move
 from console.jobs.outcome import JobOutcome
 from console.jobs.reconcile import doubt_instance
 from console.jobs.service import JobRefusedError
-from console.models import EngineEvent, Instance, InstanceState, transition
+from console.models import Instance, InstanceState, transition
 from engines.client import EngineClient
 from engines.errors import (
     DevModeOff,
@@ -41,21 +40,8 @@ from engines.errors import (
 
 State = InstanceState
 ALL_TAGS = frozenset({"weights", "kv_cache"})
-# Less RSS growth than this after a level-1 sleep is not taken as its pinned backup.
-_LEAST_PINNED_BYTES = 256 << 20
 # Calls the engine refused without changing its state (OOM on wake: vLLM stays asleep).
 REFUSALS = (EngineBadRequest, DevModeOff, SleepModeDisabled, WakeOutOfMemory)
-
-
-def move(
-    instance: Instance, expected: set[InstanceState], to: InstanceState, **fields: object
-) -> None:
-    """Transition or refuse with the state the instance is really in."""
-    if not transition(instance.pk, expected, to, **fields):
-        instance.refresh_from_db(fields=["state"])
-        wanted = " or ".join(sorted(expected))
-        raise JobRefusedError(f"{instance.name} is {instance.state}, not {wanted}")
-    instance.refresh_from_db()
 
 
 def after_failed_call(instance: Instance, error: EngineError, stayed: InstanceState) -> None:
@@ -76,32 +62,16 @@ def after_failed_call(instance: Instance, error: EngineError, stayed: InstanceSt
         doubt_instance(instance.pk, f"engine call failed: {detail}")
 
 
-def remember_pinned_baseline(instance: Instance) -> int | None:
-    """The engine's RSS before this process's first level-1 sleep (read and kept now if
-    this is that sleep), against which what it pins, and keeps after the wake, is measured."""
+def remember_pinned_baseline(instance: Instance) -> None:
+    """Keep the engine's RSS before this process's first level-1 sleep: what it holds above
+    it after the sleep is its pinned backup (``evidence.learn_pinned_backup``), which PyTorch
+    keeps after the wake."""
     if instance.pinned_baseline_bytes is None:
         rss = engine_rss_bytes(instance)
         if rss is not None:
             Instance.objects.filter(pk=instance.pk, pid=instance.pid).update(
                 pinned_baseline_bytes=rss
             )
-        return rss
-    return instance.pinned_baseline_bytes
-
-
-def learn_pinned_backup(instance: Instance, baseline: int, slept: datetime) -> float | None:
-    """What the backup pinned (GiB): the engine's RSS after the sleep above its baseline,
-    kept for the next fit checks (a relaunch of the same model pins the same)."""
-    rss = evidence.engine_rss_after(instance, after=slept)
-    if rss is None:
-        return None
-    pinned = rss - baseline
-    # Sanity: a backup the RSS does not show (a sample from before it, an odd process
-    # tree) is not learned; the estimate stays.
-    if pinned < max(weights_bytes(instance) // 2, _LEAST_PINNED_BYTES):
-        return None
-    Instance.objects.filter(pk=instance.pk, pid=instance.pid).update(pinned_backup_bytes=pinned)
-    return round(pinned / fit.GIB, 2)
 
 
 def sleep_instance(instance: Instance, level: int, outcome: JobOutcome) -> None:
@@ -111,13 +81,14 @@ def sleep_instance(instance: Instance, level: int, outcome: JobOutcome) -> None:
         verdict = fit.check_host_ram_fits(instance.name, host_ram_figures(instance))
         if not verdict.ok:
             raise JobRefusedError(verdict.reason)
-    # Gateway (issue 6): hold new /v1 requests and let those in flight finish first.
+    # Hold new /v1 requests and let those in flight finish first: vLLM <=0.16 crashes when a
+    # request takes a step during a sleep (vLLM #28714).
     close_and_drain(instance)
     move(instance, {State.AWAKE}, State.FALLING_ASLEEP)
-    baseline = remember_pinned_baseline(instance) if level == 1 else None
-    since = timezone.now()
-    before = evidence.gpu_used_bytes(instance)
+    if level == 1:
+        remember_pinned_baseline(instance)
     client = engine_client(instance)
+    started_at = timezone.now()
     try:
         started = time.monotonic()
         with_retries(lambda: client.sleep(level))
@@ -128,36 +99,25 @@ def sleep_instance(instance: Instance, level: int, outcome: JobOutcome) -> None:
     finally:
         client.close()
     move(instance, {State.FALLING_ASLEEP}, State.SLEEPING, sleep_level=level, state_detail="")
-    slept = timezone.now()
-    events = evidence.wait_for_events(instance, since, "sleep", evidence.SLEEP_EVENTS)
-    figures = sleep_figures(events)
-    pinned_gib = learn_pinned_backup(instance, baseline, slept) if baseline is not None else None
-    after = evidence.gpu_used_bytes(instance, after=timezone.now())
-    outcome.add_step("sleep", instance.name, level=level, call_seconds=call_seconds,
-                     pinned_gib=pinned_gib, **figures)  # fmt: skip
-    _merge(outcome, figures, before, after, evidence.excerpt(events))
+    outcome.add_call_step("sleep", instance, started_at, call_seconds, level=level)
 
 
 def wake_instance(instance: Instance, tags: Sequence[str] | None, outcome: JobOutcome) -> None:
     if tags is not None and (not tags or not set(tags) <= ALL_TAGS):
         raise JobRefusedError(f"wake tags must be among {sorted(ALL_TAGS)}, not {tags!r}")
-    verdict = fit.check_wake_fits(instance.name, need_per_gpu_bytes(instance), gpu_memory(instance))
-    if not verdict.ok:
-        raise JobRefusedError(verdict.reason)
     level = instance.sleep_level
-    move(instance, {State.SLEEPING}, State.WAKING, sleep_level=None)
-    since = timezone.now()
-    before = evidence.gpu_used_bytes(instance)
+    # The fit decision and the move to waking are one step: the ledger counts a waking
+    # instance as holding its memory, so no other wake can take the same room.
+    ledger.reserve(instance, {State.SLEEPING}, State.WAKING, sleep_level=None)
     full = tags is None or set(tags) == ALL_TAGS
     client = engine_client(instance)
+    started_at = timezone.now()
     try:
         started = time.monotonic()
-        with_retries(lambda: _call_wake(client, level, tags, full))
+        calls = with_retries(lambda: _call_wake(client, level, tags, full))
         call_seconds = round(time.monotonic() - started, 3)
         if full:
             move(instance, {State.WAKING}, State.AWAKE, state_detail="")
-            # The first request after a wake is what users wait for: measure it.
-            outcome.first_request_seconds = round(client.warmup(), 3)
         else:
             awake = ", ".join(sorted(tags or ()))
             move(instance, {State.WAKING}, State.SLEEPING, sleep_level=level,
@@ -168,82 +128,21 @@ def wake_instance(instance: Instance, tags: Sequence[str] | None, outcome: JobOu
         raise
     finally:
         client.close()
-    events = evidence.wait_for_events(instance, since, "wake", evidence.WAKE_EVENTS)
-    seconds = wake_seconds(events)
-    after = evidence.gpu_used_bytes(instance, after=timezone.now())
-    outcome.add_step(
-        "wake",
-        instance.name,
-        tags=sorted(tags) if tags else None,
-        engine_seconds=seconds,
-        call_seconds=call_seconds,
-    )
-    _merge(outcome, {"engine_seconds": seconds}, before, after, evidence.excerpt(events))
+    outcome.add_call_step("wake", instance, started_at, call_seconds, from_level=level,
+                          tags=sorted(tags) if tags else None, calls=calls)  # fmt: skip
 
 
 def _call_wake(
     client: EngineClient, level: int | None, tags: Sequence[str] | None, full: bool
-) -> None:
+) -> dict[str, float] | None:
+    """The wake's engine calls; for a level-2 wake, the seconds of each of its calls."""
     if level == 2 and full:
         # Level 2 dropped the weights: without reload_weights the engine serves garbage
         # and logs nothing (vLLM #29341, #54235).
-        client.wake_level2()
-        return
+        return client.wake_level2()
     client.wake(list(tags) if tags is not None else None)
     if level == 2 and tags is not None and "weights" in tags:
         client.collective_rpc("reload_weights")
     if level == 2 and tags is not None and "kv_cache" in tags:
         client.reset_prefix_cache()
-
-
-def sleep_figures(events: Sequence[EngineEvent]) -> dict[str, float | None]:
-    """Engine seconds and GiB from a sleep's log lines; every TP worker prints its own.
-
-    Freed GiB come from the CuMem line (0.11+: freed, backed up, discarded) when present,
-    else from "Sleep mode freed" (which also gives what is still in use). Workers' figures
-    add up; the seconds are the slowest worker's.
-    """
-    by_kind: dict[str, list[dict[str, Any]]] = {}
-    for event in events:
-        by_kind.setdefault(event.kind, []).append(event.data or {})
-
-    def total(kind: str, key: str) -> float | None:
-        values = [float(d[key]) for d in by_kind.get(kind, []) if d.get(key) is not None]
-        return round(sum(values), 3) if values else None
-
-    seconds = [float(d["seconds"]) for d in by_kind.get("sleep", []) if d.get("seconds")]
-    freed = total("cumem_freed", "freed_gib")
-    return {
-        "engine_seconds": max(seconds) if seconds else None,
-        "freed_gib": freed if freed is not None else total("sleep_freed", "freed_gib"),
-        "backed_up_gib": total("cumem_freed", "backed_up_gib"),
-        "still_in_use_gib": total("sleep_freed", "still_in_use_gib"),
-    }
-
-
-def wake_seconds(events: Sequence[EngineEvent]) -> float | None:
-    """The slowest worker's wake time; a level-2 wake prints one line per tag: they add."""
-    per_process: dict[str, float] = {}
-    for event in events:
-        data = event.data or {}
-        if event.kind == "wake" and data.get("seconds") is not None:
-            key = str(data.get("pid") or data.get("process") or "")
-            per_process[key] = per_process.get(key, 0.0) + float(data["seconds"])
-    return round(max(per_process.values()), 3) if per_process else None
-
-
-def _merge(
-    outcome: JobOutcome,
-    figures: dict[str, float | None],
-    before: int | None,
-    after: int | None,
-    log_excerpt: str,
-) -> None:
-    """Fold one step's figures into the job's: seconds and GiB add up over a switch's steps."""
-    for key, value in figures.items():
-        if value is not None:
-            setattr(outcome, key, round((getattr(outcome, key) or 0.0) + value, 3))
-    if outcome.gpu_used_before_bytes is None:
-        outcome.gpu_used_before_bytes = before
-    outcome.gpu_used_after_bytes = after
-    outcome.log_excerpt = "\n".join(filter(None, [outcome.log_excerpt, log_excerpt]))[-4000:]
+    return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from console.jobs import capacity, fit
+from console.jobs import capacity, fit, ledger
 from console.jobs.outcome import JobOutcome
 from console.jobs.service import JobRefusedError
 from console.jobs.sleepwake import sleep_instance, wake_instance
@@ -40,21 +40,23 @@ def eviction_level(instance: Instance, requested: int | None) -> int:
 
 
 def plan_evictions(target: Instance, required: list[Instance]) -> tuple[bool, list[Instance]]:
-    """(wake first?, instances to put to sleep), or refuse when nothing makes it fit."""
-    need = capacity.need_per_gpu_bytes(target)
-    gpus = capacity.gpu_memory(target)
+    """(wake first?, instances to put to sleep), or refuse when nothing makes it fit.
+
+    Reads the memory ledger (rows, not a sample that may be a second old): a neighbour put
+    to sleep gives back its weights and KV cache on each GPU it shares with the target.
+    """
+    need, gpus = ledger.wake_room(target)
     if fit.check_wake_fits(target.name, need, gpus).ok:
         return True, required
     candidates = required + [n for n in neighbours(target) if n not in required]
     for count in range(1, len(candidates) + 1):
         chosen = candidates[:count]
-        freed = {gpu.index: 0 for gpu in gpus}
-        for victim in chosen:
-            share = capacity.need_per_gpu_bytes(victim)
-            for gpu in victim.gpus.all():
-                if gpu.index in freed:
-                    freed[gpu.index] += share
-        relieved = [replace(g, used_bytes=g.used_bytes - freed[g.index]) for g in gpus]
+        relieved = [
+            replace(
+                gpu, used_bytes=gpu.used_bytes - sum(ledger.sleep_relief(v, gpu) for v in chosen)
+            )
+            for gpu in gpus
+        ]
         if count >= len(required) and fit.check_wake_fits(target.name, need, relieved).ok:
             return False, chosen
     verdict = fit.check_wake_fits(target.name, need, gpus)

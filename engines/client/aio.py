@@ -97,8 +97,8 @@ class AsyncEngineClient:
     async def wake(self, tags: Sequence[str] | None = None) -> None:
         await self._run(operations.wake(self._session, tags))
 
-    async def wake_level2(self) -> None:
-        await self._run(operations.wake_level2(self._session))
+    async def wake_level2(self) -> dict[str, float]:
+        return await self._run(operations.wake_level2(self._session))
 
     async def reset_prefix_cache(self) -> None:
         await self._run(operations.reset_prefix_cache(self._session))

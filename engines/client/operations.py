@@ -9,9 +9,9 @@ features, the level-2 wake) is written once and neither client does more than I/
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -82,7 +82,7 @@ def reset_prefix_cache(session: Session) -> Op[None]:
     answers.check_reset_answer(call, session.url, found, (yield call))
 
 
-def wake_level2(session: Session) -> Op[None]:
+def wake_level2(session: Session) -> Op[dict[str, float]]:
     """Weights, ``reload_weights``, KV cache, prefix cache reset (facts 3).
 
     Weights come back first so the reload has its memory, and the KV cache after it (the
@@ -92,12 +92,23 @@ def wake_level2(session: Session) -> Op[None]:
     Before 0.10.2 there is no such sequence (no ``/collective_rpc``): UnsupportedByVersion
     is raised before anything is sent. On 0.17-0.30 the weights-only wake already resumes
     scheduling (vLLM #44395), so keep generation traffic away until this returns.
+
+    Returns each call's wall seconds: vLLM logs no line for the reload, so its call's
+    seconds are the only measure of it.
     """
     calls.require_level2_wake((yield from _features(session)))
-    yield from wake(session, ["weights"])
-    yield from collective_rpc(session, "reload_weights")
-    yield from wake(session, ["kv_cache"])
-    yield from reset_prefix_cache(session)
+    seconds: dict[str, float] = {}
+    steps: tuple[tuple[str, Callable[[], Op[Any]]], ...] = (
+        ("wake_weights", lambda: wake(session, ["weights"])),
+        ("reload_weights", lambda: collective_rpc(session, "reload_weights")),
+        ("wake_kv_cache", lambda: wake(session, ["kv_cache"])),
+        ("reset_prefix_cache", lambda: reset_prefix_cache(session)),
+    )
+    for name, step in steps:
+        started = time.perf_counter()
+        yield from step()
+        seconds[name] = round(time.perf_counter() - started, 3)
+    return seconds
 
 
 def metrics(session: Session) -> Op[EngineMetrics]:

@@ -108,9 +108,9 @@ class EngineClient:
         """``POST /wake_up``, everything or only ``tags`` (from 0.8.5)."""
         self._run(operations.wake(self._session, tags))
 
-    def wake_level2(self) -> None:
+    def wake_level2(self) -> dict[str, float]:
         """Wake from level 2 with the weights reloaded; see ``operations.wake_level2``."""
-        self._run(operations.wake_level2(self._session))
+        return self._run(operations.wake_level2(self._session))
 
     def reset_prefix_cache(self) -> None:
         self._run(operations.reset_prefix_cache(self._session))

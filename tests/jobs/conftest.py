@@ -89,3 +89,14 @@ def wait_finished(job: Job, timeout: float = 60) -> Job:
             return job
         time.sleep(0.1)
     raise TimeoutError(f"job {job.pk} ({job.kind}) still {job.state} after {timeout}s")
+
+
+def with_evidence(job: Job, timeout: float = 15) -> Job:
+    """The job once the figures gathered after it ended are on it (``evidence.attach``)."""
+    deadline = time.monotonic() + timeout
+    while (job.outcome_detail or {}).get("evidence") == "pending":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"job {job.pk}: no evidence after {timeout}s")
+        time.sleep(0.05)
+        job.refresh_from_db()
+    return job

@@ -16,7 +16,7 @@ from console.jobs.evidence import gpu_used_bytes
 from console.jobs.reconcile import reconcile_all
 from console.jobs.service import JobConflictError, JobRequest, request_job
 from console.models import EngineEvent, Instance, InstanceState, JobKind, JobState
-from tests.jobs.conftest import InstanceFactory, run_job, wait_finished
+from tests.jobs.conftest import InstanceFactory, run_job, wait_finished, with_evidence
 
 pytestmark = pytest.mark.slow
 
@@ -60,6 +60,8 @@ def test_launch_sleep_wake_stop_record_the_engines_figures(make_instance: Instan
 
     sleep = run_job(instance, JobKind.SLEEP, level=1)
     assert sleep.state == JobState.SUCCEEDED, sleep.error
+    assert sleep.outcome_detail["evidence"] == "pending", "the job ends before its evidence"
+    sleep = with_evidence(sleep)
     assert (sleep.engine_seconds or 0) > 0
     assert sleep.backed_up_gib == pytest.approx(2.0, abs=0.01)
     assert (sleep.wall_seconds or 0) >= (sleep.engine_seconds or 0)
@@ -70,7 +72,7 @@ def test_launch_sleep_wake_stop_record_the_engines_figures(make_instance: Instan
     instance.refresh_from_db()
     assert (instance.state, instance.sleep_level) == (InstanceState.SLEEPING, 1)
 
-    wake = run_job(instance, JobKind.WAKE)
+    wake = with_evidence(run_job(instance, JobKind.WAKE))
     assert wake.state == JobState.SUCCEEDED, wake.error
     assert (wake.engine_seconds or 0) > 0
     assert (wake.first_request_seconds or 0) > 0
@@ -94,7 +96,7 @@ def test_a_level_one_sleep_measures_what_it_pinned_and_counts_it_held_after_the_
     # The agent samples the engine's RSS (with the simulated pinned bytes) 5 times a second.
     wait_until(lambda: engine_rss_bytes(instance) is not None, "an RSS sample of the engine")
     assert host_ram_figures(instance).measured is False, "estimated before any sleep"
-    sleep = run_job(instance, JobKind.SLEEP, level=1)
+    sleep = with_evidence(run_job(instance, JobKind.SLEEP, level=1))
     assert sleep.state == JobState.SUCCEEDED
     instance.refresh_from_db()
     baseline = instance.pinned_baseline_bytes
@@ -112,7 +114,7 @@ def test_a_level_one_sleep_measures_what_it_pinned_and_counts_it_held_after_the_
     ram = host_ram_figures(instance)
     assert (ram.pinned, ram.measured) == (pinned, True)
     assert ram.held >= 2 * GIB
-    assert run_job(instance, JobKind.SLEEP, level=1).state == JobState.SUCCEEDED
+    assert with_evidence(run_job(instance, JobKind.SLEEP, level=1)).state == JobState.SUCCEEDED
     instance.refresh_from_db()
     assert instance.pinned_baseline_bytes == baseline, "measured from the first sleep"
     assert run_job(instance, JobKind.STOP).state == JobState.SUCCEEDED
@@ -163,10 +165,11 @@ def test_a_wake_that_does_not_fit_is_refused_naming_the_numbers(
     assert run_job(first, JobKind.LAUNCH).state == JobState.SUCCEEDED
     assert run_job(first, JobKind.SLEEP, level=1).state == JobState.SUCCEEDED
     assert run_job(second, JobKind.LAUNCH).state == JobState.SUCCEEDED
-    time.sleep(0.5)  # one agent sample after the launch
+    # At once, with no sample of the launched engine yet: the ledger counts it by its row.
     wake = run_job(first, JobKind.WAKE)
     assert wake.state == JobState.FAILED
-    assert "delta needs 14.0 GiB on GPU 0 but only" in wake.error
+    # 14 GiB of weights and KV cache, and the 0.2 GiB the sleeping emulator keeps.
+    assert "delta needs 14.2 GiB on GPU 0 but only 9.8 GiB is free" in wake.error
     first.refresh_from_db()
     assert first.state == InstanceState.SLEEPING
 
@@ -223,10 +226,26 @@ def test_a_killed_engine_becomes_an_error_with_its_last_log_lines(
     assert last_lines, "the engine's last log lines follow"
 
 
+def test_a_launch_that_cannot_fit_is_refused_naming_the_numbers(
+    make_instance: InstanceFactory,
+) -> None:
+    instance = make_instance("mu", weights_gib=40, kv_gib=1)
+    launch = run_job(instance, JobKind.LAUNCH)
+    assert launch.state == JobState.FAILED
+    assert launch.error.startswith("mu needs 41.0 GiB on GPU 0 but only 24.0 GiB is free")
+    instance.refresh_from_db()
+    assert instance.state == InstanceState.STOPPED, "nothing was started"
+    assert instance.pid is None
+
+
 def test_a_launch_that_dies_at_start_reports_the_engines_last_lines(
     make_instance: InstanceFactory,
 ) -> None:
+    # Sizes the console does not know: the ledger lets it start, the engine dies of an OOM.
     instance = make_instance("theta", weights_gib=40, kv_gib=1)
+    Instance.objects.filter(pk=instance.pk).update(
+        expected_weights_gib=None, expected_kv_cache_gib=None
+    )
     launch = run_job(instance, JobKind.LAUNCH)
     assert launch.state == JobState.FAILED
     assert launch.log_excerpt
