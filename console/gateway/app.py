@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from console.gateway.auth import KeyGuard, check_model
 from console.gateway.config import GatewayConfig
 from console.gateway.errors import GatewayError, not_found, unavailable
+from console.gateway.hold import Asker
 from console.gateway.paths import forwardable_path
 from console.gateway.proxy import Upstream, forward
 from console.gateway.request import (
@@ -117,16 +118,23 @@ async def handle(
     disconnected = asyncio.Event()
     watcher = asyncio.create_task(watch_disconnect(receive, disconnected))
     try:
-        await serve(runtime, model, upstream, send, disconnected)
+        asker = Asker(key.key_id, client[0] if client else "")
+        await serve(runtime, model, upstream, send, disconnected, asker)
     finally:
         watcher.cancel()
 
 
 async def serve(
-    runtime: Runtime, model: str, upstream: Upstream, send: Send, disconnected: asyncio.Event
+    runtime: Runtime,
+    model: str,
+    upstream: Upstream,
+    send: Send,
+    disconnected: asyncio.Event,
+    asker: Asker,
 ) -> None:
     request_id = uuid.uuid4().hex
-    route = await until_disconnected(runtime.holder.acquire(model, request_id), disconnected)
+    acquired = runtime.holder.acquire(model, request_id, asker)
+    route = await until_disconnected(acquired, disconnected)
     if route is None:
         await runtime.release_everywhere(model, request_id)
         runtime.tally.add(model, dropped=1)
