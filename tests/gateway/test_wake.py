@@ -9,7 +9,8 @@ import psutil
 import pytest
 from redis import Redis
 
-from console.models import Instance, InstanceState, JobKind, JobState
+from console.models import AuditEntry, Instance, InstanceState, Job, JobKind, JobState, Outcome
+from console.models.gateway import InferenceKey
 from engines.emulator.textgen import natural_length
 from tests.gateway.conftest import bearer, completion_body, post_completion, settled_figures
 from tests.jobs.conftest import InstanceFactory, run_job
@@ -78,3 +79,21 @@ def test_a_sleep_waits_for_the_stream_in_flight_to_finish(
     assert instance.state == InstanceState.SLEEPING
     assert instance.pid is not None
     assert psutil.pid_exists(instance.pid), "slept with a request in flight: 0.11.0 crashes"
+
+
+def test_a_switch_started_by_a_held_request_is_audited_as_its_keys(
+    gateway: str, make_instance: InstanceFactory
+) -> None:
+    _, key = InferenceKey.issue("audited-app", [])
+    instance = launched(make_instance, "audited")
+    assert run_job(instance, JobKind.SLEEP, level=1).state == JobState.SUCCEEDED
+    response = post_completion(gateway, key, instance.served_model_name, timeout=60)
+    assert response.status_code == 200, response.text
+    job = Job.objects.get(instance=instance, kind=JobKind.SWITCH)
+    entry = AuditEntry.objects.get(action="job.switch", target_id=str(instance.pk))
+    assert entry.username == "inference key audited-app"
+    assert entry.outcome == Outcome.OK
+    assert entry.detail["job"] == job.pk
+    assert entry.detail["via"] == "gateway"
+    assert entry.remote_addr is None
+    assert entry.detail["client"] == "127.0.0.1"

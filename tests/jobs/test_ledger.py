@@ -104,7 +104,9 @@ def test_two_wakes_asked_at_once_never_overcommit_the_gpu(make_instance: Instanc
         jobs = [wait_finished(job) for job in jobs]
         won = [job for job in jobs if job.state == JobState.SUCCEEDED]
         lost = [job for job in jobs if job.state == JobState.FAILED]
-        assert len(won) == 1 and len(lost) == 1, [(j.state, j.error) for j in jobs]
+        outcomes = [(j.state, j.error) for j in jobs]
+        assert len(won) == 1, outcomes
+        assert len(lost) == 1, outcomes
         assert re.search(r"needs 14\.\d GiB on GPU 0 but only", lost[0].error), lost[0].error
         assert run_job(won[0].instance, JobKind.SLEEP, level=1).state == JobState.SUCCEEDED
     assert not EngineEvent.objects.filter(kind="wake_oom").exists(), "no engine ran out"
@@ -128,7 +130,8 @@ def test_a_switch_ends_before_its_evidence_which_lands_on_every_step(
     switch = with_evidence(switch, timeout=10)
     sleep, wake = switch.outcome_detail["steps"]
     assert (sleep["step"], wake["step"]) == ("sleep", "wake")
-    assert sleep["engine_seconds"] > 0 and sleep["backed_up_gib"] == pytest.approx(8, abs=0.01)
+    assert sleep["engine_seconds"] > 0
+    assert sleep["backed_up_gib"] == pytest.approx(8, abs=0.01)
     assert wake["engine_seconds"] > 0
     for step in (sleep, wake):
         assert step["gpu_used_before_bytes"] is not None
@@ -138,4 +141,5 @@ def test_a_switch_ends_before_its_evidence_which_lands_on_every_step(
     )
     assert switch.gpu_used_before_bytes == sleep["gpu_used_before_bytes"]
     assert switch.gpu_used_after_bytes == wake["gpu_used_after_bytes"]
-    assert "fall asleep" in switch.log_excerpt and "wake up" in switch.log_excerpt
+    assert "fall asleep" in switch.log_excerpt
+    assert "wake up" in switch.log_excerpt
