@@ -12,6 +12,7 @@ from pathlib import Path
 
 from csp import constants as csp
 
+from console.datadir import secure_data_dir
 from console.engine_addresses import ANY_NETWORK, DEFAULT_ENGINE_PORTS, parse_networks, parse_ports
 from console.env import ConfigError, Env, parse_database_url
 
@@ -21,6 +22,7 @@ env = Env.from_os()
 PRODUCTION = env.boolean("CONSOLE_PRODUCTION", False)
 DEBUG = env.boolean("CONSOLE_DEBUG", False)
 DATA_DIR = env.path("CONSOLE_DATA_DIR", BASE_DIR / "data")
+secure_data_dir(DATA_DIR)
 
 # Known placeholder keys that must never run a production console.
 _INSECURE_KEYS = {"", "change-me", "changeme", "secret", "dev"}
@@ -39,7 +41,6 @@ def _secret_key() -> str:
     key_file = DATA_DIR / "secret_key"
     if key_file.is_file():
         return key_file.read_text().strip()
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(50)
     key_file.write_text(key)
     key_file.chmod(0o600)
@@ -90,7 +91,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -123,6 +124,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # Issue 15 item 16: the banner naming services that keep failing.
+                "console.runner.service_status.failing_services",
             ],
         },
     },
@@ -191,7 +194,7 @@ CSRF_COOKIE_SECURE = PRODUCTION
 REST_FRAMEWORK = {
     # Token first: DRF takes the 401 challenge from the first class (session has none).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "console.api.tokens.HashedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "EXCEPTION_HANDLER": "console.api.errors.exception_handler",
@@ -206,6 +209,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
 }
+# REST tokens are stored as SHA-512 digests (issue 15 item 3) and sent as before,
+# "Authorization: Token <key>"; they last until reissued (manage.py issue_token).
+REST_KNOX = {"TOKEN_TTL": None, "AUTO_REFRESH": False, "AUTH_HEADER_PREFIX": "Token"}
 SPECTACULAR_SETTINGS = {
     "TITLE": "vLLM Console API",
     "DESCRIPTION": "Register vLLM engines, put them to sleep, wake them, and read the history.",

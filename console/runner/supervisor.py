@@ -5,8 +5,10 @@ supervisor, which then stops them all at once (SIGTERM to each child's process g
 SIGKILL after a grace period) and the infrastructure they need (Redis) last. A child that
 exits on its own is started again after a pause that doubles each time (a Celery worker
 exits when its broker restarts under it, kombu 5: "'NoneType' object has no attribute
-'hostname'"); one that keeps dying, ``RestartPolicy.limit`` times within its window, takes
-the whole console down: a half-running console (web up, no worker) is worse than none.
+'hostname'"), up to a few minutes. One that keeps dying (``RestartPolicy.limit`` times
+without staying up ``stable_after`` seconds) is reported as failing and still retried at
+that slower pace: the other services, and the engines that serve requests, keep running.
+Only a stop request (Ctrl-C, SIGTERM) stops the console.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import os
 import signal
 import subprocess
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,10 @@ class Child:
     # Run before each start (the embedded Redis removes the socket a dead one left).
     prepare: Callable[[], None] | None = field(default=None, repr=False)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-    restarts: deque[float] = field(default_factory=deque, repr=False)
+    # Exits in a row, each before the child had stayed up ``stable_after`` seconds.
+    failures: int = field(default=0, repr=False)
+    failing: bool = field(default=False, repr=False)
+    started_at: float = field(default=0.0, repr=False)
     restart_at: float | None = field(default=None, repr=False)
     _log_file: IO[bytes] | None = field(default=None, repr=False)
 
@@ -52,6 +56,7 @@ class Child:
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log_file = self.log_path.open("ab")
+        self.started_at = time.monotonic()
         self.process = subprocess.Popen(
             list(self.argv),
             env=dict(env),
@@ -107,12 +112,28 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 @dataclass(frozen=True)
 class RestartPolicy:
     """A dead child is started again after ``first_delay`` seconds, doubling up to
-    ``max_delay``; past ``limit`` restarts within ``window`` seconds it is given up."""
+    ``max_delay``. ``limit`` exits in a row, none after staying up ``stable_after``
+    seconds, make it failing (reported, still retried); staying up that long makes it
+    healthy again and its delay starts over."""
 
     limit: int = 5
-    window: float = 600.0
     first_delay: float = 1.0
-    max_delay: float = 30.0
+    max_delay: float = 300.0
+    stable_after: float = 60.0
+
+    def delay(self, failures: int) -> float:
+        """The pause before the restart that follows the ``failures``-th exit in a row."""
+        return float(min(self.first_delay * 2 ** min(failures - 1, 32), self.max_delay))
+
+
+@dataclass(frozen=True)
+class FailingChild:
+    """A child reported as failing: what the pages' banner and the log say about it."""
+
+    name: str
+    failures: int
+    exit_code: int
+    retry_seconds: float
 
 
 class Supervisor:
@@ -124,12 +145,16 @@ class Supervisor:
         grace: float = 15.0,
         policy: RestartPolicy | None = None,
         report: Callable[[str], None] | None = None,
+        on_failing: Callable[[list[FailingChild]], None] | None = None,
     ) -> None:
         self.env = env
         self.grace = grace
         self.policy = policy or RestartPolicy()
         self.report = report or _print
+        # Told the failing children each time the list changes (up: the pages' banner).
+        self.on_failing = on_failing
         self.children: list[Child] = []
+        self._failing: dict[str, FailingChild] = {}
         self._stop_requested = False
 
     def start(self, child: Child) -> Child:
@@ -145,40 +170,61 @@ class Supervisor:
         signal.signal(signal.SIGINT, self.request_stop)
         signal.signal(signal.SIGTERM, self.request_stop)
 
-    def wait(self, poll: float = 0.5) -> Child | None:
-        """Block until a stop is requested (None) or a child dies too often (that child);
-        children that die in between are started again."""
+    def wait(self, poll: float = 0.5) -> None:
+        """Block until a stop is requested; children that die in between are started again."""
         while not self._stop_requested:
             now = time.monotonic()
             for child in self.children:
-                if child.restart_at is not None:
-                    if now >= child.restart_at:
-                        child.restart_at = None
-                        child.start(self.env)
-                        self.report(f"restarted {child.name} (pid {child.pid})")
-                    continue
-                code = child.exit_code()
-                if code is not None and not self._schedule_restart(child, code, now):
-                    return child
+                self._tend(child, now)
             time.sleep(poll)
-        return None
 
-    def _schedule_restart(self, child: Child, code: int, now: float) -> bool:
-        """Plan the restart of a child that exited; False when it has died too often."""
-        policy = self.policy
-        while child.restarts and child.restarts[0] < now - policy.window:
-            child.restarts.popleft()
-        if len(child.restarts) >= policy.limit:
-            return False
-        delay = min(policy.first_delay * 2 ** len(child.restarts), policy.max_delay)
-        child.restarts.append(now)
+    def _tend(self, child: Child, now: float) -> None:
+        if child.restart_at is not None:
+            if now >= child.restart_at:
+                child.restart_at = None
+                child.start(self.env)
+                self.report(f"restarted {child.name} (pid {child.pid})")
+            return
+        code = child.exit_code()
+        if code is not None:
+            self._schedule_restart(child, code, now)
+        elif child.failures and now - child.started_at >= self.policy.stable_after:
+            self._recovered(child)
+
+    def _schedule_restart(self, child: Child, code: int, now: float) -> None:
+        child.failures += 1
+        delay = self.policy.delay(child.failures)
         child.restart_at = now + delay
-        minutes = f"{policy.window / 60:g} min"
         self.report(
             f"{child.name} exited with code {code}; restarting it in {delay:g} s "
-            f"(restart {len(child.restarts)} of {policy.limit} allowed in {minutes})"
+            f"(exit {child.failures} in a row)"
         )
-        return True
+        if child.failures >= self.policy.limit:
+            self._set_failing(child, FailingChild(child.name, child.failures, code, delay))
+
+    def _set_failing(self, child: Child, failing: FailingChild) -> None:
+        if not child.failing:
+            log.error("%s keeps failing", child.name)
+            self.report(
+                f"{child.name} keeps failing ({child.failures} exits in a row, last code "
+                f"{failing.exit_code}): retrying it ever less often, at most every "
+                f"{self.policy.max_delay:g} s; the rest of the console keeps running"
+            )
+        child.failing = True
+        self._failing[child.name] = failing
+        self._tell_failing()
+
+    def _recovered(self, child: Child) -> None:
+        child.failures = 0
+        if child.failing:
+            child.failing = False
+            self._failing.pop(child.name, None)
+            self.report(f"{child.name} has stayed up {self.policy.stable_after:g} s: healthy")
+            self._tell_failing()
+
+    def _tell_failing(self) -> None:
+        if self.on_failing is not None:
+            self.on_failing(list(self._failing.values()))
 
     def stop_all(self) -> None:
         """Stop the services together (they finish in parallel), then the infrastructure."""
