@@ -94,7 +94,6 @@ class RouteTable:
         self.snapshot = Snapshot()
         self.on_load = on_load
         self.used_key_ids: set[int] = set()
-        self.unknown_keys: set[str] = set()
         self._changed = asyncio.Event()
         self._lock = asyncio.Lock()
         self.generation = 0
@@ -105,8 +104,8 @@ class RouteTable:
         return self.snapshot
 
     async def refresh_for_miss(self) -> None:
-        """Reload for a key or model the table does not know, unless one reload is under
-        way already: requests missing together share it (a new key works at once)."""
+        """Reload for a model or an instance the table does not know, unless one reload is
+        under way already: requests missing together share it."""
         seen = self.generation
         async with self._lock:
             if self.generation == seen:
@@ -116,7 +115,6 @@ class RouteTable:
         used, self.used_key_ids = self.used_key_ids, set()
         self.snapshot = await sync_to_async(load_snapshot, thread_sensitive=False)(used)
         self.generation += 1
-        self.unknown_keys = set()
         if self.on_load is not None:
             # Before waiters hear of it: gates to reopen are open when they look.
             await self.on_load(self.snapshot)

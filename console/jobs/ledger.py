@@ -73,7 +73,9 @@ def footprint(instance: Instance, sample: MemorySample | None) -> Footprint:
         and sample is not None
         and sample.at > instance.state_changed_at
     )
-    residue = seen if asleep_when_sampled else max(0, seen - sleepable)
+    # A sample showing a sleeper holding its weights was taken while someone woke it behind
+    # the console's back (reconcile corrects the row): only what is beyond them is residue.
+    residue = seen if asleep_when_sampled and seen < sleepable else max(0, seen - sleepable)
     return Footprint(sleepable, residue)
 
 
