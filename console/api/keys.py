@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -75,7 +76,9 @@ class InferenceKeyViewSet(
         )
         self.audit_target = row
         row.key = key  # type: ignore[attr-defined]  # shown once, never stored
-        return Response(IssuedKeySerializer(row).data, status=status.HTTP_201_CREATED)
+        response = Response(IssuedKeySerializer(row).data, status=status.HTTP_201_CREATED)
+        add_never_cache_headers(response)  # the key is in this answer, and only here
+        return response
 
     def perform_destroy(self, instance: InferenceKey) -> None:
         self.audit_target = instance

@@ -1,7 +1,9 @@
 """API routes under /api/: resources, ``me``, the OpenAPI schema and its Swagger UI."""
 
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
 from console.api.actions import ACTION_VIEWS
@@ -23,7 +25,13 @@ schema_view = SpectacularAPIView.as_view(
 )
 # A page, not an endpoint: anonymous browsers are sent to the login form. The UI's assets
 # come from drf_spectacular_sidecar's static files (settings: SWAGGER_UI_DIST="SIDECAR").
-docs_view = role_required(Action.VIEW)(SpectacularSwaggerView.as_view(url_name="schema"))
+# The split view serves its start-up script from ?script= instead of inline, which the
+# Content-Security-Policy forbids; the page's one inline <style> block is allowed here only.
+docs_view = role_required(Action.VIEW)(
+    csp_update({"style-src": [UNSAFE_INLINE]})(
+        SpectacularSwaggerSplitView.as_view(url_name="schema")
+    )
+)
 
 urlpatterns = [
     path("", include(router.urls)),

@@ -8,7 +8,9 @@ from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 
 from console import audit
@@ -30,6 +32,7 @@ class IssueKeyForm(forms.Form):
         return [m.strip() for m in self.cleaned_data["models"].split(",") if m.strip()]
 
 
+@method_decorator(never_cache, name="dispatch")  # the page that shows a new key is never kept
 class KeysView(ConsolePageMixin, TemplateView):
     """GET lists the keys; POST issues one and shows it, this once."""
 
