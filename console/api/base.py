@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import models
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import APIException
 from rest_framework.pagination import BasePagination, LimitOffsetPagination
 from rest_framework.permissions import SAFE_METHODS
@@ -16,12 +16,13 @@ from rest_framework.views import APIView
 
 from console import audit
 from console.api.errors import exception_handler
+from console.api.tokens import HashedTokenAuthentication
 from console.models import Outcome
 from console.roles import Action, RolePermission
 
 # Token first: DRF takes the WWW-Authenticate challenge from the first class, and without
 # one (SessionAuthentication has none) it answers 403 where 401 is meant.
-AUTHENTICATION = (TokenAuthentication, SessionAuthentication)
+AUTHENTICATION = (HashedTokenAuthentication, SessionAuthentication)
 
 # Viewset action names as the audit log spells them.
 _VERBS = {"create": "create", "update": "update", "partial_update": "update", "destroy": "delete"}

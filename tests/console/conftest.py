@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from console.api.tokens import new_token
 from console.models import Gpu, Host, Instance, Job, JobKind
 from console.roles import Role, assign_role
 
@@ -112,8 +112,7 @@ def token_client() -> ClientFactory:
     def make(user: User | None) -> APIClient:
         client = APIClient()
         if user is not None:
-            token, _ = Token.objects.get_or_create(user=user)
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            client.credentials(HTTP_AUTHORIZATION=f"Token {new_token(user)}")
         return client
 
     return make

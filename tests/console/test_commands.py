@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from io import StringIO
 
 import pytest
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from console.models import AuditEntry
@@ -84,18 +85,34 @@ def test_adduser_refuses_an_unknown_role(db: None) -> None:
         run("adduser", "pat", "--role", "root")
 
 
-def test_issue_token_prints_a_token_that_authenticates(viewer: User) -> None:
-    key = run("issue_token", "vera").strip()
+def api_user(key: str) -> str | None:
+    """Who ``Authorization: Token <key>`` signs in as (None: refused)."""
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    assert client.get("/api/me/").json()["username"] == "vera"
+    response = client.get("/api/me/")
+    return str(response.json()["username"]) if response.status_code == 200 else None
+
+
+def test_issue_token_prints_a_token_that_authenticates(viewer: User) -> None:
+    key = run("issue_token", "vera").strip()
+    assert api_user(key) == "vera"
+
+
+def test_issue_token_stores_only_a_hash_of_the_token(viewer: User) -> None:
+    # issue 15 item 3: DRF's authtoken kept the key itself in the database.
+    key = run("issue_token", "vera").strip()
+    stored = AuthToken.objects.values().get(user=viewer)
+    assert stored["digest"] == hashlib.sha512(key.encode()).hexdigest()
+    assert key not in str(stored)
 
 
 def test_issue_token_rotates_the_previous_token(viewer: User) -> None:
     first = run("issue_token", "vera").strip()
     second = run("issue_token", "vera").strip()
     assert first != second
-    assert list(Token.objects.filter(user=viewer).values_list("key", flat=True)) == [second]
+    assert AuthToken.objects.filter(user=viewer).count() == 1
+    assert api_user(first) is None
+    assert api_user(second) == "vera"
 
 
 def test_issue_token_for_an_unknown_user_is_one_line_error(db: None) -> None:

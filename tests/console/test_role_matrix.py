@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from console.api.tokens import new_token
 from console.models import JobState
 from console.models.gateway import InferenceKey
 from console.roles import Role
@@ -25,8 +25,7 @@ def signed_in(user: User) -> APIClient:
     """Both credentials: the API reads the token first, pages the session."""
     client = APIClient()
     client.force_login(user)
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {new_token(user)}")
     return client
 
 

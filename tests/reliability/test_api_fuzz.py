@@ -17,11 +17,11 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 from schemathesis import APIOperation, Case, GenerationMode
 from schemathesis.core.result import Err, Ok
 from schemathesis.errors import InvalidSchema
 
+from console.api.tokens import new_token
 from console.roles import Role
 from tests.console.conftest import fast_password_hashing
 from tests.reliability.api_world import World, build_world
@@ -44,7 +44,7 @@ def world(db: None) -> World:
 
 @pytest.fixture
 def tokens(world: World) -> dict[Role, str]:
-    return {role: Token.objects.create(user=world.users[role]).key for role in ROLES}
+    return {role: new_token(world.users[role]) for role in ROLES}
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""``manage.py issue_token USERNAME``: a new API token; the user's old one stops working."""
+"""``manage.py issue_token USERNAME``: a new API token, printed this once (only its hash is
+stored); the user's old ones stop working."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
 from console import audit
+from console.api.tokens import issue_token
 from console.models import Outcome
 
 
 class Command(BaseCommand):
-    help = "Print a new API token for USERNAME, revoking the previous one."
+    help = "Print a new API token for USERNAME (shown once), revoking the previous ones."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("username")
@@ -28,7 +29,6 @@ class Command(BaseCommand):
         if not user.is_active:
             raise CommandError(f"user {username!r} is inactive")
         with transaction.atomic():
-            Token.objects.filter(user=user).delete()
-            token = Token.objects.create(user=user)
+            key = issue_token(user)
             audit.record(None, "token.issue", Outcome.OK, target=user, actor="manage.py")
-        self.stdout.write(token.key)
+        self.stdout.write(key)
