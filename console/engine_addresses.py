@@ -107,7 +107,7 @@ def host_address(host: str) -> IpAddress | None:
 def _refuse_legacy_ipv4(host: str) -> None:
     try:
         socket.inet_aton(host.rstrip("."))
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL character
         return
     raise ValueError(
         f"{host} is an IPv4 address in a legacy spelling (hexadecimal, octal, decimal or "

@@ -19,6 +19,7 @@ def validate_base_url(value: str) -> None:
     The console appends ``/health``, ``/sleep``, ``/v1/...`` itself, and credentials belong
     in the API key field, where they are kept secret.
     """
+    refuse_nul([value])
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"}:
         raise ValidationError("Use an http:// or https:// URL, e.g. http://gpu-1:8000.")
