@@ -3,7 +3,8 @@
 Channels' ``AllowedHostsOriginValidator`` compares the Origin's host name with
 ``ALLOWED_HOSTS`` only: ``http://localhost:9999`` (any local service a browser visits)
 passed for a console on ``http://localhost:8000``. Here the Origin must be the console's
-own origin (the scheme the socket came in on, and its ``Host`` header) or one of
+own origin (the scheme the socket came in on, or the one the trusted TLS proxy names, and
+its ``Host`` header) or one of
 ``CSRF_TRUSTED_ORIGINS`` (a TLS proxy in front: ``https://console.example.org``), as
 Django's CSRF check requires of forms.
 """
@@ -45,9 +46,21 @@ def parse_origin(text: str) -> Origin | None:
 
 def own_origin(scope: dict[str, Any]) -> Origin | None:
     """The origin the page was served from: the socket's scheme and its Host header."""
-    scheme = "https" if scope.get("scheme") == "wss" else "http"
+    scheme = "https" if scope.get("scheme") == "wss" or behind_tls_proxy(scope) else "http"
     host = header(scope, b"host")
     return parse_origin(f"{scheme}://{host}") if host else None
+
+
+def behind_tls_proxy(scope: dict[str, Any]) -> bool:
+    """The trusted proxy's header says the browser used HTTPS (``SECURE_PROXY_SSL_HEADER``,
+    read as Django's ``request.is_secure`` reads it)."""
+    trusted_header = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    if not trusted_header:
+        return False
+    meta_name, secure_value = trusted_header
+    name = meta_name.removeprefix("HTTP_").lower().replace("_", "-").encode("latin1")
+    value = header(scope, name)
+    return value is not None and value.split(",")[0].strip() == secure_value
 
 
 def header(scope: dict[str, Any], name: bytes) -> str | None:

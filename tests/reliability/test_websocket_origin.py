@@ -84,3 +84,18 @@ async def test_a_csrf_trusted_origin_is_accepted(settings: Any) -> None:
     assert await accepted(path, cookie, "https://localhost:8443")
     assert await accepted(path, cookie, "https://localhost")
     assert not await accepted(path, cookie, "http://localhost:8443")
+
+
+async def test_behind_the_trusted_tls_proxy_the_https_origin_is_the_consoles_own(
+    settings: Any,
+) -> None:
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    cookie, instance_id = await sync_to_async(signed_in_viewer)()
+    path = paths(instance_id)[0]
+    proxied = [*headers(cookie, "https://localhost"), (b"x-forwarded-proto", b"https")]
+    communicator = WebsocketCommunicator(application, path, headers=proxied)
+    try:
+        assert (await communicator.connect())[0]
+    finally:
+        await communicator.disconnect()
+    assert not await accepted(path, cookie, "https://localhost"), "no header: plain ws"
