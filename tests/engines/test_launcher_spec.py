@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from engines.launcher import LaunchSpec, build_command, build_env, redact_command
+from engines.launcher.serve_flags import read_flag
 
 EMULATOR = (sys.executable, "-m", "engines.emulator")
 
@@ -116,3 +117,54 @@ def test_env_refuses_spec_env_contradicting_gpu_ids_without_echoing_it() -> None
 def test_env_refuses_no_gpus() -> None:
     with pytest.raises(ValueError, match="at least one GPU"):
         build_env(make_spec(gpu_ids=()), {})
+
+
+def test_redact_command_reads_secret_flags_as_vllm_does() -> None:
+    command = [
+        "vllm",
+        "serve",
+        "m",
+        "--api_k",
+        "k1",
+        "--hf-tok=t",
+        "--db-password",
+        "p",
+        "--seed",
+        "1",
+    ]
+    assert redact_command(command) == [
+        "vllm", "serve", "m", "--api_k", "***", "--hf-tok=***", "--db-password", "***",
+        "--seed", "1",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("arg", "meanings"),
+    [
+        ("--max_model_len=8", ("--max-model-len",)),
+        ("--hos", ("--host",)),
+        ("--compilation_config.level", ("--compilation-config",)),
+        ("--no-enable-sleep", ("--no-enable-sleep-mode",)),
+        ("--not-a-vllm-flag", ()),
+    ],
+)
+def test_read_flag_resolves_underscores_prefixes_and_dotted_keys(
+    arg: str, meanings: tuple[str, ...]
+) -> None:
+    flag = read_flag(arg)
+    assert flag is not None
+    assert flag.meanings == meanings
+
+
+def test_an_ambiguous_prefix_that_may_be_an_owned_flag_is_refused() -> None:
+    flag = read_flag("--po")
+    assert flag is not None
+    assert len(flag.meanings) > 1, "argparse itself refuses it as ambiguous"
+    with pytest.raises(ValueError, match=r"must not set --port \(written --po, an abbrev"):
+        build_command(make_spec(extra_args=("--po", "9000")))
+
+
+def test_values_and_positionals_are_not_flags() -> None:
+    assert read_flag("0.0.0.0") is None
+    assert read_flag("-tp") is None
+    assert read_flag("--") is None
