@@ -13,6 +13,8 @@ import os
 import stat
 from pathlib import Path
 
+from console.env import ConfigError
+
 PRIVATE_UMASK = 0o077
 PRIVATE_DIR = 0o700
 
@@ -20,8 +22,13 @@ PRIVATE_DIR = 0o700
 def secure_data_dir(path: Path) -> None:
     """Create ``path`` (0700) if needed, make new files private, and fix older ones."""
     os.umask(PRIVATE_UMASK)
-    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-    path.chmod(PRIVATE_DIR)
+    try:
+        path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        path.chmod(PRIVATE_DIR)
+    except OSError as error:
+        raise ConfigError(
+            f"CONSOLE_DATA_DIR={path} cannot be created or made private: {error.strerror}"
+        ) from None
     for root, dirs, files in os.walk(path):
         for name in [*dirs, *files]:
             make_private(Path(root) / name)
@@ -35,3 +42,5 @@ def make_private(path: Path) -> None:
             path.chmod(stat.S_IMODE(mode) & ~0o077)
     except FileNotFoundError:
         pass  # removed meanwhile by another process (a test database, a rotated log)
+    except PermissionError:
+        pass  # another user's file: not one the console wrote

@@ -45,3 +45,12 @@ def test_everything_up_writes_in_the_data_dir_is_private(tmp_path: Path) -> None
         assert {"console.sqlite3", "console.sqlite3-wal", "secret_key", "redis.sock"} <= written
         assert {"redis.log", "worker.log", "agent.log"} <= written
         assert shared_with_others(data) == []
+
+
+def test_a_data_dir_that_cannot_be_created_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = manage(tmp_path, "check", CONSOLE_DATA_DIR=str(blocker / "data"))
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("configuration error: CONSOLE_DATA_DIR=")
+    assert "Traceback" not in result.stderr
