@@ -10,6 +10,7 @@ from rest_framework import serializers
 from console.models import AuditEntry, Gpu, Host, Instance, Job
 from console.models.validators import refuse_console_itself
 from console.roles import Action, without_restricted
+from engines.launcher import redact_command
 
 
 class RoleAwareSerializer(serializers.ModelSerializer[Any]):
@@ -113,6 +114,13 @@ class InstanceSerializer(RoleAwareSerializer):
             "api_key": {"write_only": True, "style": {"input_type": "password"}},
             "launch_env": {"write_only": True},
         }
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if isinstance(data.get("launch_args"), list):
+            # Rows stored before secret flags were refused (issue 15 item 1) may hold one.
+            data["launch_args"] = redact_command(data["launch_args"])
+        return data
 
     def get_launch_env_keys(self, instance: Instance) -> list[str]:
         return sorted(instance.launch_env)

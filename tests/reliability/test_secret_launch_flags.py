@@ -19,7 +19,7 @@ from console.roles import Role
 from engines.launcher import Launcher, LaunchSpec
 from engines.launcher.logfiles import last_lines, redact_secrets
 from engines.launcher.pidfile import PID_FILE_NAME
-from tests.console.conftest import create_user, fast_password_hashing
+from tests.console.conftest import create_instance, create_user, fast_password_hashing
 from tests.support.emulator import free_port
 
 __all__ = ["fast_password_hashing"]
@@ -111,3 +111,13 @@ def test_engine_log_lines_lose_secret_values_however_the_flag_was_spelt(line: st
     redacted = redact_secrets(line)
     assert SECRET not in redacted
     assert "***" in redacted
+
+
+def test_a_secret_stored_in_launch_args_before_the_fix_is_not_shown(db: None) -> None:
+    instance = create_instance(launch_args=["--max-model-len", "4096", "--api_k", SECRET])
+    viewer = APIClient()
+    viewer.force_authenticate(create_user(Role.VIEWER))
+    response = viewer.get(f"/api/instances/{instance.pk}/")
+    assert response.status_code == 200
+    assert response.json()["launch_args"] == ["--max-model-len", "4096", "--api_k", "***"]
+    assert SECRET not in response.content.decode()
