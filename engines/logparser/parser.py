@@ -7,6 +7,7 @@ import re
 from engines.logparser.events import EngineLogEvent
 from engines.logparser.patterns import (
     ANSI,
+    CLIENT_TEXT,
     HEADER,
     HTML,
     MAX_LINE_CHARS,
@@ -30,6 +31,8 @@ def parse_line(line: str, *, year: int | None = None) -> EngineLogEvent | None:
         if needle in text:
             match = rule.pattern.search(text)
             if match is not None:
+                if CLIENT_TEXT.search(text, 0, match.start()) is not None:
+                    return None  # the needle is in a request line or a prompt: a client's
                 return _event(rule, match, text, raw, year)
     return None
 

@@ -38,6 +38,15 @@ HEADER = re.compile(
     r"(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) \[?[^\s\[\]]{1,300}:\d{1,7}\]"
 )
 
+# Where a line's text stops being vLLM's and becomes a client's: uvicorn's access line
+# ('INFO:     127.0.0.1:41872 - "POST /v1/completions?<anything> HTTP/1.1" 200 OK': the
+# request line is whatever the client sent) and vLLM's request logger ("Received request
+# cmpl-1: prompt: '<anything>'"). A needle found after it is a client's text, never an
+# engine event: POST /v1/completions?EngineDeadError:injected must not read as a dead engine.
+CLIENT_TEXT = re.compile(
+    r'(?:DEBUG|INFO|WARNING|ERROR|CRITICAL|TRACE):\s+\S+ - "|Received request \S+: '
+)
+
 
 class Figures(TypedDict, total=False):
     """The figures a message carries, named as ``EngineLogEvent`` fields."""
