@@ -10,7 +10,12 @@ import httpx
 
 from engines.client import answers, operations
 from engines.client.calls import Call, SleepMode, Timeouts
-from engines.client.transport import checked_base_url, client_options, request_timeout
+from engines.client.transport import (
+    checked_base_url,
+    client_options,
+    request_timeout,
+    retry_on_fresh_connection,
+)
 from engines.errors import EngineError
 from engines.metrics import EngineMetrics
 from engines.versions import VllmVersion
@@ -34,8 +39,8 @@ class AsyncEngineClient:
         self._timeout = timeout
         self._timeouts = timeouts or Timeouts()
         self._session = operations.Session(self.base_url, version)
-        options = client_options(self.base_url, api_key, self._timeouts, timeout)
-        self._http = httpx.AsyncClient(**options)
+        self._options = client_options(self.base_url, api_key, self._timeouts, timeout)
+        self._http = httpx.AsyncClient(**self._options)
 
     async def __aenter__(self) -> Self:
         return self
@@ -54,13 +59,25 @@ class AsyncEngineClient:
     async def _send(self, call: Call) -> httpx.Response:
         timeout = request_timeout(self._timeouts, call.budget, self._timeout)
         try:
-            response = await self._http.request(
-                call.method, call.path, params=call.params, json=call.body, timeout=timeout
-            )
+            try:
+                response = await self._request(self._http, call, timeout)
+            except httpx.HTTPError as dropped:
+                if not retry_on_fresh_connection(call, dropped):
+                    raise
+                async with httpx.AsyncClient(**self._options) as fresh:
+                    response = await self._request(fresh, call, timeout)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise answers.transport_error(call, self.base_url, exc) from exc
         answers.raise_for_status(call, self.base_url, response)
         return response
+
+    @staticmethod
+    async def _request(
+        http: httpx.AsyncClient, call: Call, limits: httpx.Timeout
+    ) -> httpx.Response:
+        return await http.request(
+            call.method, call.path, params=call.params, json=call.body, timeout=limits
+        )
 
     async def _run(self, op: operations.Op[T]) -> T:
         try:

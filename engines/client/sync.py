@@ -10,7 +10,12 @@ import httpx
 
 from engines.client import answers, operations
 from engines.client.calls import Call, SleepMode, Timeouts
-from engines.client.transport import checked_base_url, client_options, request_timeout
+from engines.client.transport import (
+    checked_base_url,
+    client_options,
+    request_timeout,
+    retry_on_fresh_connection,
+)
 from engines.errors import EngineError
 from engines.metrics import EngineMetrics
 from engines.versions import VllmVersion
@@ -40,7 +45,8 @@ class EngineClient:
         self._timeout = timeout
         self._timeouts = timeouts or Timeouts()
         self._session = operations.Session(self.base_url, version)
-        self._http = httpx.Client(**client_options(self.base_url, api_key, self._timeouts, timeout))
+        self._options = client_options(self.base_url, api_key, self._timeouts, timeout)
+        self._http = httpx.Client(**self._options)
 
     def __enter__(self) -> Self:
         return self
@@ -59,13 +65,23 @@ class EngineClient:
     def _send(self, call: Call) -> httpx.Response:
         timeout = request_timeout(self._timeouts, call.budget, self._timeout)
         try:
-            response = self._http.request(
-                call.method, call.path, params=call.params, json=call.body, timeout=timeout
-            )
+            try:
+                response = self._request(self._http, call, timeout)
+            except httpx.HTTPError as dropped:
+                if not retry_on_fresh_connection(call, dropped):
+                    raise
+                with httpx.Client(**self._options) as fresh:
+                    response = self._request(fresh, call, timeout)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise answers.transport_error(call, self.base_url, exc) from exc
         answers.raise_for_status(call, self.base_url, response)
         return response
+
+    @staticmethod
+    def _request(http: httpx.Client, call: Call, timeout: httpx.Timeout) -> httpx.Response:
+        return http.request(
+            call.method, call.path, params=call.params, json=call.body, timeout=timeout
+        )
 
     def _run(self, op: operations.Op[T]) -> T:
         try:

@@ -6,7 +6,7 @@ from typing import TypedDict
 
 import httpx
 
-from engines.client.calls import Budget, Timeouts
+from engines.client.calls import Budget, Call, Timeouts
 from engines.errors import EngineUnreachable
 
 
@@ -51,3 +51,19 @@ def client_options(
         # must not capture these calls.
         trust_env=False,
     )
+
+
+# A server closes a keep-alive connection after an exception in its ASGI app (uvicorn, once
+# the 500 went out, without "Connection: close"): a request sent on that pooled connection
+# before the close is seen fails with "Server disconnected without sending a response",
+# although the engine is fine (vLLM 0.25.0's reload_weights of a dummy-loaded model, H200).
+_DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
+def retry_on_fresh_connection(call: Call, error: Exception) -> bool:
+    """Whether ``call`` is sent once more on a new connection after ``error``.
+
+    Only idempotent calls (GET): a sleep or a wake that may have reached the engine is
+    never sent twice.
+    """
+    return call.method == "GET" and isinstance(error, _DROPPED)
