@@ -16,9 +16,10 @@ to back, on kept-alive connections) and rounds where the console does it:
 - ``sleep-job`` / ``wake-job``: ``POST .../sleep/`` (level 1) and ``.../wake/`` until the
   job says succeeded; direct: ``/sleep?level=1`` and ``/wake_up``.
 
-A job is followed by polling ``/api/jobs/<id>/`` every 2 ms. After a direct round the
-console's rows disagree with the engines until its reconcile loop (every second here)
-reads them back; the next round waits for that. Prints p50/p95 of both, the added
+A job is followed by polling ``/api/jobs/<id>/`` every 2 ms. A direct round puts the
+engines back where they were (untimed), so the console's rows stay true; the reconcile loop
+is off (it would take a sleep it did not see for level 2 on 0.11.0, which has no sleep-state
+metric, and the next wake would reload weights). Prints p50/p95 of both, the added
 milliseconds and the ratio, and for the jobs the console's own time after the engine call
 returned (``finished_at`` minus the last call's end, both written by the worker). With
 ``--json FILE`` the figures are written there too.
@@ -87,7 +88,9 @@ def start_console(port: int, data_dir: Path) -> Console:
     env.pop("DATABASE_URL", None)
     env.update(
         CONSOLE_DATA_DIR=str(data_dir),
-        CONSOLE_RECONCILE_SECONDS="1",
+        # Direct rounds put the engines back where they were: no reconcile needed (it would
+        # take a sleep it did not see as level 2, 0.11.0 having no sleep-state metric).
+        CONSOLE_RECONCILE_SECONDS="3600",
         CONSOLE_HOST_RAM_HEADROOM_GIB="0",
         PYTHONUNBUFFERED="1",
     )
@@ -182,7 +185,10 @@ def direct_wake(console: Console, name: str, level: int | None) -> None:
 
 def run_job(console: Console, name: str, verb: str, body: dict[str, Any]) -> dict[str, Any]:
     pk = console.instances[name]["id"]
-    job: dict[str, Any] = console.api.post(f"/api/instances/{pk}/{verb}/", json=body).json()
+    response = console.api.post(f"/api/instances/{pk}/{verb}/", json=body)
+    if response.status_code != 202:
+        raise RuntimeError(f"{verb} {name}: HTTP {response.status_code}: {response.text}")
+    job: dict[str, Any] = response.json()
     while job["state"] in ("queued", "running"):
         time.sleep(0.002)
         job = console.api.get(f"/api/jobs/{job['id']}/").raise_for_status().json()
@@ -232,38 +238,56 @@ def timed(action: Callable[[], object]) -> tuple[float, object]:
     return (time.perf_counter() - started) * 1000, result
 
 
+def direct_switch(console: Console, completion: bool) -> float:
+    """Put the awake engine to sleep (level 1) and wake the other (at the level the console
+    knows it sleeps at), then a completion if asked: timed. Then put both back where they
+    were, untimed, so the console's rows stay true without a reconcile."""
+    awake, asleep = awake_and_asleep(console)
+    level = console.state(asleep)[1]
+
+    def by_hand() -> None:
+        post_engine(console, awake, "/sleep", params={"level": 1})
+        direct_wake(console, asleep, level)
+        if completion:
+            direct_completion(console, asleep)
+
+    ms, _ = timed(by_hand)
+    post_engine(console, asleep, "/sleep", params={"level": level})
+    post_engine(console, awake, "/wake_up")
+    settle(console)
+    # The agent samples every second: let a sample taken after the restore be the newest,
+    # so the console's next decision does not read one from behind its back.
+    time.sleep(1.2)
+    return ms
+
+
+def put_other_at_level_two(console: Console) -> None:
+    """Switch the two (untimed) so that the one then asleep sleeps at level 2."""
+    _, asleep = awake_and_asleep(console)
+    run_job(console, asleep, "switch", {"level": 2})
+    settle(console)
+
+
 def held_round(console: Console, figures: Figures, level: int) -> None:
     if level == 2:
-        # Put the asleep one at level 2: switch to it with level 2, so the other goes to sleep
-        # at level 2; the round then asks for that other one.
-        _, asleep = awake_and_asleep(console)
-        run_job(console, asleep, "switch", {"level": 2})
-        settle(console)
-    awake, asleep = awake_and_asleep(console)
+        put_other_at_level_two(console)
+    _, asleep = awake_and_asleep(console)
     model = console.instances[asleep]["served_model_name"]
     ms, _ = timed(lambda: console.v1.post("/v1/completions", json={"model": model, **PROMPT})
                   .raise_for_status())  # fmt: skip
     figures.console.append(ms)
     settle(console)
     if level == 2:
-        _, asleep = awake_and_asleep(console)
-        run_job(console, asleep, "switch", {"level": 2})
-        settle(console)
-    awake, asleep = awake_and_asleep(console)
-    engine_level = level
-
-    def by_hand() -> None:
-        post_engine(console, awake, "/sleep", params={"level": 1})
-        direct_wake(console, asleep, engine_level)
-        direct_completion(console, asleep)
-
-    ms, _ = timed(by_hand)
-    figures.direct.append(ms)
-    settle(console)
+        put_other_at_level_two(console)
+    figures.direct.append(direct_switch(console, completion=True))
 
 
 def switch_round(console: Console, figures: Figures) -> None:
-    awake, asleep = awake_and_asleep(console)
+    _, asleep = awake_and_asleep(console)
+    if console.state(asleep)[1] != 1:  # left at level 2 by the held-l2 round: swap (untimed)
+        run_job(console, asleep, "switch", {"level": 1})
+        settle(console)
+        _, asleep = awake_and_asleep(console)
     try:
         ms, job = timed(lambda: run_job(console, asleep, "switch", {"level": 1}))
     except RuntimeError as failed:  # a finding, not the end of the run
@@ -274,15 +298,7 @@ def switch_round(console: Console, figures: Figures) -> None:
     if (tail := tail_ms(job)) is not None:  # type: ignore[arg-type]
         figures.tails.append(tail)
     settle(console)
-    awake, asleep = awake_and_asleep(console)
-
-    def by_hand() -> None:
-        post_engine(console, awake, "/sleep", params={"level": 1})
-        post_engine(console, asleep, "/wake_up")
-
-    ms, _ = timed(by_hand)
-    figures.direct.append(ms)
-    settle(console)
+    figures.direct.append(direct_switch(console, completion=False))
 
 
 def sleep_wake_round(console: Console, sleeps: Figures, wakes: Figures) -> None:

@@ -22,7 +22,7 @@ from django.dispatch import receiver
 from redis.exceptions import RedisError
 
 from console.gateway.drain import sync_redis
-from console.models import Instance
+from console.models import Instance, InstanceState
 from console.realtime.signals import instance_state_changed
 
 log = logging.getLogger(__name__)
@@ -63,25 +63,38 @@ class StateChange:
         )
 
 
-def publish_change(instance_id: int) -> None:
-    """Publish the committed state of the instance; a Redis failure only delays the gateway
-    until its next refresh."""
-    row = (
-        Instance.objects.filter(pk=instance_id)
-        .values_list("state", "state_changed_at", "state_detail")
-        .first()
-    )
-    if row is None:
-        return
-    change = StateChange(instance_id, *row)
+def publish_change(change: StateChange) -> None:
+    """Publish a committed state change; a Redis failure only delays the gateway until
+    its next refresh."""
     try:
         sync_redis(settings.REDIS_URL).publish(channel(settings.REDIS_PREFIX), change.to_json())
     except RedisError as error:
-        log.warning(
-            "could not push the state of instance %s to the gateway: %r", instance_id, error
-        )
+        log.warning("could not push instance %s's state to the gateway: %r", change.instance_id,
+                    error)  # fmt: skip
+
+
+def _with_detail(instance_id: int, state: str, changed_at: datetime) -> StateChange:
+    detail = Instance.objects.filter(pk=instance_id).values_list("state_detail", flat=True).first()
+    return StateChange(instance_id, state, changed_at, detail or "")
 
 
 @receiver(instance_state_changed, dispatch_uid="gateway-push-state")
-def on_instance_state_changed(sender: Any, instance_id: int, **kwargs: Any) -> None:
-    transaction.on_commit(lambda: publish_change(instance_id))
+def on_instance_state_changed(
+    sender: Any,
+    instance_id: int,
+    state: str,
+    changed_at: datetime,
+    detail: str | None = None,
+    **kwargs: Any,
+) -> None:
+    """Pushed once committed. The gateway quotes the detail only for a failed engine: it is
+    read from the row only for a move to error that did not give it."""
+
+    def push() -> None:
+        if detail is None and state == InstanceState.ERROR:
+            change = _with_detail(instance_id, state, changed_at)
+        else:
+            change = StateChange(instance_id, state, changed_at, detail or "")
+        publish_change(change)
+
+    transaction.on_commit(push)

@@ -18,7 +18,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from console.jobs.engine import engine_client
-from console.jobs.service import HOST_KINDS, dispatch_next
+from console.jobs.lifecycle import terminate
+from console.jobs.service import HOST_KINDS
 from console.models import (
     EngineEvent,
     Instance,
@@ -26,7 +27,6 @@ from console.models import (
     Job,
     JobState,
     transition,
-    transition_job,
 )
 from engines.errors import EngineError, UnsupportedByVersion
 from engines.metrics import SleepState
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 State = InstanceState
 WATCHED = [State.AWAKE, State.SLEEPING, State.ERROR, State.UNKNOWN]
-TRANSIENT = [State.FALLING_ASLEEP, State.WAKING, State.STARTING, State.STOPPING]
 AGENT_LOST = "the host's agent restarted while this job ran; the engine's state is being re-read"
 WORKER_LOST = "the worker running this job was lost; the instance's state is being re-read"
 LEVEL_OF = {SleepState.WEIGHTS_OFFLOADED: 1, SleepState.DISCARD_ALL: 2}
@@ -107,11 +106,6 @@ def _unreachable(instance: Instance, error: EngineError) -> str | None:
     return detail
 
 
-def doubt_instance(instance_id: int, why: str) -> None:
-    """An action may have been half done: mark the row unknown so the loop reads the truth."""
-    transition(instance_id, set(TRANSIENT), State.UNKNOWN, state_detail=why)
-
-
 def fail_stuck_jobs(limits: dict[str, int]) -> int:
     """Jobs still ``running`` well past their hard limit lost their worker: fail them."""
     now = timezone.now()
@@ -120,11 +114,9 @@ def fail_stuck_jobs(limits: dict[str, int]) -> int:
         stuck = Job.objects.filter(
             kind=kind, state=JobState.RUNNING, started_at__lt=now - timedelta(seconds=seconds + 60)
         )
-        for job_id, instance_id in list(stuck.values_list("pk", "instance_id")):
-            if transition_job(job_id, {JobState.RUNNING}, JobState.FAILED,
-                              error="the job exceeded its time limit"):  # fmt: skip
-                failed += 1
-                doubt_instance(instance_id, "a job exceeded its time limit")
+        for job_id in list(stuck.values_list("pk", flat=True)):
+            failed += terminate(job_id, JobState.FAILED, "the job exceeded its time limit",
+                                doubt="a job exceeded its time limit")  # fmt: skip
     return failed
 
 
@@ -154,15 +146,8 @@ def fail_lost_control_jobs(active_task_ids: Collection[str], before: datetime) -
 
 
 def _fail_lost(jobs: QuerySet[Job], why: str) -> int:
-    failed = 0
-    for job_id, instance_id in list(
-        jobs.filter(state=JobState.RUNNING).values_list("pk", "instance_id")
-    ):
-        if transition_job(job_id, {JobState.RUNNING}, JobState.FAILED, error=why):
-            failed += 1
-            doubt_instance(instance_id, why)
-            dispatch_next(instance_id)
-    return failed
+    running = jobs.filter(state=JobState.RUNNING).values_list("pk", flat=True)
+    return sum(terminate(job_id, JobState.FAILED, why, doubt=why) for job_id in list(running))
 
 
 def reconcile_all() -> list[str]:

@@ -21,11 +21,11 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from console.jobs import process, sleepwake, switch
+from console.jobs.lifecycle import terminate
 from console.jobs.outcome import JobOutcome
-from console.jobs.reconcile import doubt_instance, fail_lost_control_jobs
-from console.jobs.service import HOST_KINDS, JobRefusedError, check_state, dispatch_next
+from console.jobs.reconcile import WORKER_LOST, fail_lost_control_jobs
+from console.jobs.service import HOST_KINDS, JobRefusedError, check_state
 from console.models import Job, JobKind, JobState, transition_job
-from console.realtime import notify
 from engines.errors import EngineError
 from engines.launcher import LaunchError
 
@@ -70,16 +70,9 @@ def claim(job_id: int, task_id: str) -> Job | None:
     # False also when another job of the instance runs: this one is dispatched after it.
     if transition_job(job_id, {JobState.QUEUED}, JobState.RUNNING, celery_task_id=task_id):
         return Job.objects.select_related("instance", "instance__host").get(pk=job_id)
-    stale = Job.objects.filter(pk=job_id, state=JobState.RUNNING, celery_task_id=task_id)
-    if stale.update(
-        state=JobState.FAILED,
-        finished_at=timezone.now(),
-        error="the worker running this job was lost; the instance's state is being re-read",
-    ):
-        notify.job_changed(job_id)  # Live data (issue 5)
-        interrupted = Job.objects.get(pk=job_id)
-        doubt_instance(interrupted.instance_id, "a job was interrupted")
-        dispatch_next(interrupted.instance_id)
+    # The same task id redelivered: the worker that was running it died mid-job.
+    if Job.objects.filter(pk=job_id, state=JobState.RUNNING, celery_task_id=task_id).exists():
+        terminate(job_id, JobState.FAILED, WORKER_LOST, doubt="a job was interrupted")
     return None
 
 
@@ -89,21 +82,21 @@ def run(job_id: int, task_id: str) -> None:
         return
     outcome = JobOutcome()
     started = time.monotonic()
-    state, error = JobState.SUCCEEDED, ""
+    state, error, doubt = JobState.SUCCEEDED, "", ""
     try:
         check_state(job.instance, job.kind)  # again: a job queued behind another is checked now
         EXECUTORS[job.kind](job, outcome)
     except EXPECTED_FAILURES as failure:
         state, error = JobState.FAILED, describe(failure)
         if isinstance(failure, SoftTimeLimitExceeded):
-            doubt_instance(job.instance_id, "a job ran past its time limit")
+            doubt = "a job ran past its time limit"
     except Exception as failure:
         log.exception("job %s failed unexpectedly", job_id)
         state, error = JobState.FAILED, f"internal error: {type(failure).__name__}: {failure}"
-        doubt_instance(job.instance_id, "a job failed unexpectedly")
+        doubt = "a job failed unexpectedly"
     finally:
-        finish(job, state, error, outcome, time.monotonic() - started)
-        dispatch_next(job.instance_id)
+        wall_seconds = round(time.monotonic() - started, 3)
+        terminate(job.pk, state, error, doubt=doubt, wall_seconds=wall_seconds, **outcome.fields())
         if outcome.has_evidence_to_gather:
             gather_evidence(job.pk)
 
@@ -140,14 +133,3 @@ def describe(failure: BaseException) -> str:
     if isinstance(failure, LaunchError):
         return str(failure).splitlines()[0]
     return str(failure)
-
-
-def finish(job: Job, state: JobState, error: str, outcome: JobOutcome, wall_seconds: float) -> None:
-    transition_job(
-        job.pk,
-        {JobState.RUNNING},
-        state,
-        wall_seconds=round(wall_seconds, 3),
-        error=error,
-        **outcome.fields(),
-    )

@@ -23,9 +23,9 @@ from console.gateway.drain import close_and_drain
 from console.jobs import fit, ledger
 from console.jobs.capacity import engine_rss_bytes, host_ram_figures
 from console.jobs.engine import engine_client, with_retries
+from console.jobs.lifecycle import doubt_instance
 from console.jobs.moves import move
 from console.jobs.outcome import JobOutcome
-from console.jobs.reconcile import doubt_instance
 from console.jobs.service import JobRefusedError
 from console.models import Instance, InstanceState, transition
 from engines.client import EngineClient

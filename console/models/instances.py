@@ -164,9 +164,13 @@ def transition(
         fields["sleep_level"] = None
     if "pid" in fields:
         fields.setdefault("pinned_baseline_bytes", None)
+    changed_at = timezone.now()
     moved = conditional_update(
-        Instance, instance_id, expected, state=to, state_changed_at=timezone.now(), **fields
+        Instance, instance_id, expected, state=to, state_changed_at=changed_at, **fields
     )
-    if moved:  # Live data (issue 5): every state change reaches the pages (realtime.notify).
-        instance_state_changed.send(sender=Instance, instance_id=instance_id)
+    if moved:  # Pages (realtime.notify) and the gateway (gateway.changes) hear of every move.
+        instance_state_changed.send(
+            sender=Instance, instance_id=instance_id, state=to, changed_at=changed_at,
+            detail=fields.get("state_detail"),
+        )  # fmt: skip
     return moved

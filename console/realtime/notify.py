@@ -2,7 +2,8 @@
 
 Every publication of a row waits for the transaction that made the change to commit
 (``on_commit`` runs at once outside a transaction), so a page never sees a state that
-a rollback then takes back, and the payload is read from the committed row. The agent
+a rollback then takes back, and the payload is read from the committed row, by the
+publisher's background thread: the job or agent that made the change does not wait. The agent
 builds its tick's events here and publishes them together at the end of the tick.
 """
 
@@ -18,29 +19,27 @@ from django.dispatch import receiver
 from console.models import EngineEvent, Host, Instance, Job, MemorySample, Subject
 from console.realtime import payloads
 from console.realtime.events import Event
-from console.realtime.publisher import publish
+from console.realtime.publisher import publish, submit
 from console.realtime.signals import instance_state_changed, job_state_changed
 from engines.launcher.logfiles import redact_secrets
 
 
 def instance_changed(instance_id: int) -> None:
-    transaction.on_commit(lambda: _publish_instance(instance_id))
+    transaction.on_commit(lambda: submit(lambda: _instance_events(instance_id)))
 
 
-def _publish_instance(instance_id: int) -> None:
+def _instance_events(instance_id: int) -> list[Event]:
     row = Instance.objects.filter(pk=instance_id).first()
-    if row is not None:
-        publish(payloads.instance_state(row))
+    return [payloads.instance_state(row)] if row is not None else []
 
 
 def job_changed(job_id: int) -> None:
-    transaction.on_commit(lambda: _publish_job(job_id))
+    transaction.on_commit(lambda: submit(lambda: _job_events(job_id)))
 
 
-def _publish_job(job_id: int) -> None:
+def _job_events(job_id: int) -> list[Event]:
     row = Job.objects.filter(pk=job_id).first()
-    if row is not None:
-        publish(payloads.job_update(row))
+    return [payloads.job_update(row)] if row is not None else []
 
 
 @receiver(instance_state_changed, dispatch_uid="realtime-instance-state")

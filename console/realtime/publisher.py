@@ -4,16 +4,27 @@ Events travel over the channel layer in batches (one ``group_send`` per group pe
 so an agent tick of 8 GPUs, a host and 16 instances costs one Redis round trip per group
 instead of 25. Publishing is best effort: the database is the truth and a page re-reads it
 in the snapshot on reconnect, so a Redis outage is logged and never fails a job or a tick.
+
+Sync code (jobs, the agent) never waits for a publication: ``publish`` and ``submit`` hand
+it to one background thread per process, which publishes in order on its own event loop.
+A job's state change on the critical path of a switch costs a queue put, not a database
+read and a Redis round trip (tens of milliseconds on a loaded machine).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Iterable
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import close_old_connections
 
 from console.realtime.events import Event
 
@@ -74,10 +85,69 @@ async def apublish(*events: Event) -> None:
             log.warning("realtime publish to %s failed", group, exc_info=True)
 
 
+class _Background:
+    """One daemon thread that runs publications in the order they were submitted."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[Callable[[], Sequence[Event]]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def submit(self, produce: Callable[[], Sequence[Event]]) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+                self._queue = queue.Queue()
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._run, args=(self._queue,), name="realtime-publisher", daemon=True
+                )
+                self._thread.start()
+            self._queue.put(produce)
+
+    @staticmethod
+    def _run(work: queue.Queue[Callable[[], Sequence[Event]]]) -> None:
+        loop = asyncio.new_event_loop()
+        while True:
+            produce = work.get()
+            try:
+                events = produce()
+                if events:
+                    loop.run_until_complete(apublish(*events))
+            except Exception:
+                log.exception("realtime publication failed")
+                close_old_connections()  # a broken database connection is opened anew
+            finally:
+                work.task_done()
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything submitted so far is published; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+
+_background = _Background()
+
+
+def submit(produce: Callable[[], Sequence[Event]]) -> None:
+    """Run ``produce`` (which may read the database) and publish what it returns, in the
+    background thread, after everything submitted before it."""
+    _background.submit(produce)
+
+
 def publish(*events: Event) -> None:
-    """Send events from sync code (Celery tasks, the agent's thread)."""
+    """Send events from sync code (Celery tasks, the agent's thread), without waiting."""
     if events:
-        async_to_sync(apublish)(*events)
+        submit(lambda: events)
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Wait for the background publications submitted so far (tests, orderly shutdown)."""
+    return _background.flush(timeout)
 
 
 async def arecheck_user(user_id: int) -> None:

@@ -38,15 +38,17 @@ def cookie(viewer: User) -> str:
 
 
 async def until_job_done(ws: WebsocketCommunicator, seconds: float = 60) -> list[dict[str, Any]]:
-    """Every event up to the job.update that finishes the job."""
+    """Every event up to the job.update that brings a finished job's figures (they are
+    gathered after the job ends, and published again then)."""
     events: list[dict[str, Any]] = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         event = await ws.receive_json_from(timeout=deadline - time.monotonic())
         events.append(event)
-        if event["type"] == "job.update" and event["state"] in {"succeeded", "failed"}:
+        finished = event["type"] == "job.update" and event["state"] in {"succeeded", "failed"}
+        if finished and event["freed_gib"] is not None:
             return events
-    raise TimeoutError("the job did not finish")
+    raise TimeoutError("the job did not finish with its figures")
 
 
 async def test_a_sleep_is_seen_live_without_secrets(awake: Instance, cookie: str) -> None:
@@ -56,8 +58,9 @@ async def test_a_sleep_is_seen_live_without_secrets(awake: Instance, cookie: str
         job = await sync_to_async(request_job)(request)
         events = await until_job_done(ws)
     mine = [e for e in events if e["type"] == "job.update" and e["job_id"] == job.pk]
-    assert [e["state"] for e in mine] == ["queued", "running", "succeeded"]
-    assert mine[-1]["freed_gib"] > 0
+    assert [e["state"] for e in mine] == ["queued", "running", "succeeded", "succeeded"]
+    assert mine[-2]["freed_gib"] is None, "succeeded as soon as the engine call returned"
+    assert mine[-1]["freed_gib"] > 0, "then its figures, from the engine's log"
     states = [e["state"] for e in events if e["type"] == "instance.state"]
     assert states[-2:] == ["falling_asleep", "sleeping"]
     assert {e["type"] for e in events} >= {"gpu.sample", "host.sample", "engine.event"}

@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 
 from console.realtime.events import Event, LogLine
-from console.realtime.publisher import CONSOLE_GROUP, batches, group_of, publish
+from console.realtime.publisher import CONSOLE_GROUP, batches, flush, group_of, publish
 from tests.realtime.conftest import session_cookie, websocket
 from tests.realtime.test_consumers import connected, gpu_event
 
@@ -44,6 +44,7 @@ def test_publish_survives_an_unreachable_redis(
         }
     }
     publish(gpu_event())
+    assert flush(), "published in the background, and the failure did not stop the thread"
     assert "realtime publish to console failed" in caplog.text
 
 
