@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engines.emulator.calibration import H100, Calibration, calibration_for
 from engines.emulator.vllm_flags import unknown_flags
 from engines.versions import Features, VllmVersion, features
 
@@ -38,11 +39,15 @@ class EmulatorConfig:
     weights_gib: float = 2.0
     kv_cache_gib: float | None = None
     gpu_total_gib: float = 80.0
-    overhead_gib: float = 0.25
-    h2d_gbps: float = 52.0
-    d2h_gbps: float = 53.0
-    pin_alloc_s_per_gib: float = 0.57
-    disk_gbps: float = 2.0
+    overhead_gib: float = H100.overhead_gib
+    h2d_gbps: float = H100.h2d_gbps
+    d2h_gbps: float = H100.d2h_gbps
+    pin_alloc_s_per_gib: float = H100.pin_alloc_s_per_gib
+    disk_gbps: float = H100.disk_gbps
+    unmap_s_per_gib: float = H100.unmap_s_per_gib
+    kv_map_s_per_gib: float = H100.kv_map_s_per_gib
+    weights_map_s_per_gib: float = H100.weights_map_s_per_gib
+    load_format: str = "auto"
     startup_seconds: float = 2.0
     tokens_per_second: float = 200.0
     time_scale: float = 1.0
@@ -132,11 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--weights-gib", type=_positive(float), default=2.0)
     serve.add_argument("--kv-cache-gib", type=_positive(float), default=None)
     serve.add_argument("--gpu-total-gib", type=_positive(float), default=80.0)
-    serve.add_argument("--overhead-gib", type=_non_negative, default=0.25)
-    serve.add_argument("--h2d-gbps", type=_positive(float), default=52.0)
-    serve.add_argument("--d2h-gbps", type=_positive(float), default=53.0)
-    serve.add_argument("--pin-alloc-s-per-gib", type=_non_negative, default=0.57)
-    serve.add_argument("--disk-gbps", type=_positive(float), default=2.0)
+    serve.add_argument("--load-format", default="auto")
+    # The physics flags default to the emulated version's calibration (calibration.py).
+    serve.add_argument("--overhead-gib", type=_non_negative, default=None)
+    serve.add_argument("--h2d-gbps", type=_positive(float), default=None)
+    serve.add_argument("--d2h-gbps", type=_positive(float), default=None)
+    serve.add_argument("--pin-alloc-s-per-gib", type=_non_negative, default=None)
+    serve.add_argument("--disk-gbps", type=_positive(float), default=None)
+    serve.add_argument("--unmap-s-per-gib", type=_non_negative, default=None)
+    serve.add_argument("--kv-map-s-per-gib", type=_non_negative, default=None)
+    serve.add_argument("--weights-map-s-per-gib", type=_non_negative, default=None)
     serve.add_argument("--startup-seconds", type=_non_negative, default=2.0)
     serve.add_argument("--tokens-per-second", type=_positive(float), default=200.0)
     serve.add_argument("--time-scale", type=_non_negative, default=1.0)
@@ -166,8 +176,20 @@ def _visible_gpus(env: Mapping[str, str]) -> tuple[int, ...]:
 _EMULATOR_ONLY = {
     "command", "emulate_version", "weights_gib", "kv_cache_gib", "gpu_total_gib", "overhead_gib",
     "h2d_gbps", "d2h_gbps", "pin_alloc_s_per_gib", "disk_gbps", "startup_seconds",
-    "tokens_per_second", "time_scale", "device",
+    "tokens_per_second", "time_scale", "device", "unmap_s_per_gib", "kv_map_s_per_gib",
+    "weights_map_s_per_gib",
 }  # fmt: skip
+
+
+def _physics(args: argparse.Namespace) -> dict[str, float]:
+    """Each physics flag given, else the emulated version's calibrated value."""
+    calibrated: Calibration = calibration_for(args.emulate_version)
+    names = ("overhead_gib", "h2d_gbps", "d2h_gbps", "pin_alloc_s_per_gib", "disk_gbps",
+             "unmap_s_per_gib", "kv_map_s_per_gib", "weights_map_s_per_gib")  # fmt: skip
+    return {
+        name: getattr(args, name) if getattr(args, name) is not None else getattr(calibrated, name)
+        for name in names
+    }
 
 
 def _non_defaults(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, object]:
@@ -211,11 +233,8 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str] | None = None) -> E
         weights_gib=args.weights_gib,
         kv_cache_gib=args.kv_cache_gib,
         gpu_total_gib=args.gpu_total_gib,
-        overhead_gib=args.overhead_gib,
-        h2d_gbps=args.h2d_gbps,
-        d2h_gbps=args.d2h_gbps,
-        pin_alloc_s_per_gib=args.pin_alloc_s_per_gib,
-        disk_gbps=args.disk_gbps,
+        **_physics(args),
+        load_format=args.load_format,
         startup_seconds=args.startup_seconds,
         tokens_per_second=args.tokens_per_second,
         time_scale=args.time_scale,

@@ -56,8 +56,6 @@ def log_uncaught(log: VllmLog, error: str, frames: list[str] | None = None) -> N
     log.raw(log.layout.api, _traceback(frames or ["vllm/entrypoints/openai/api_server.py"], error))
 
 
-def log_wake_oom(log: VllmLog, config: EmulatorConfig) -> str:
-    """Log the failed re-map of a wake (vLLM #13941, #47654); return the error's text."""
-    message = f"RuntimeError: {lines.wake_oom(config.version)}"
-    log_uncaught(log, message, ["vllm/device_allocator/cumem.py", "vllm/v1/worker/gpu_worker.py"])
-    return message
+def wake_oom_error(config: EmulatorConfig) -> str:
+    """The failed re-map of a wake (vLLM #13941, #47654): the uncaught error's text."""
+    return f"RuntimeError: {lines.wake_oom(config.version)}"

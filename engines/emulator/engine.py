@@ -27,6 +27,10 @@ class EngineDeadError(Exception):
     """The engine core died; every later request fails and the server goes down."""
 
 
+class DummyReloadError(RuntimeError):
+    """``reload_weights`` of a model loaded with ``--load-format dummy`` (vLLM refuses it)."""
+
+
 class Engine:
     """Sleep level, sleeping tags, weight validity and liveness of one emulated engine."""
 
@@ -49,6 +53,7 @@ class Engine:
         self.dead = False
         self._on_dead = on_dead
         self._op_lock = asyncio.Lock()
+        self._backend_announced = False
 
     @property
     def is_sleeping(self) -> bool:
@@ -109,6 +114,10 @@ class Engine:
             return
         offload = level == 1
         started = time.perf_counter()
+        if self.config.version >= v("0.25.0") and not self._backend_announced:
+            # 0.25 picks its sleep-mode backend at the first sleep (a real 0.25.0's order).
+            self._backend_announced = True
+            self.log.info(self.log.layout.core, "backend", "Using sleep-mode backend: cumem")
         # vLLM's worker measures "freed" as the change of free device memory around the sleep
         # (vllm 0.11.0 ``v1/worker/gpu_worker.py:117``), so on a real GPU it can differ from
         # the allocator's figure: measure it the same way.
@@ -215,15 +224,31 @@ class Engine:
     async def reload_weights(self) -> None:
         """``collective_rpc("reload_weights")``: the weights are valid again if mapped."""
         async with self._op_lock:
+            if self.config.load_format == "dummy":
+                self._log_dummy_reload()
+                raise DummyReloadError(lines.DUMMY_RELOAD)
             for worker in self.log.layout.workers:
                 self.log.info(worker, "reload", "Reloading weights inplace...")
             started = time.perf_counter()
             await asyncio.to_thread(self.backend.reload_weights)
             elapsed = time.perf_counter() - started
+            reloaded = lines.weights_reloaded(self.config.version, elapsed)
             for worker in self.log.layout.workers:
-                self.log.info(worker, "weights", f"Loading weights took {elapsed:.2f} seconds")
+                self.log.info(worker, "reloaded", reloaded)
             if "weights" in self.backend.resident or not self.config.enable_sleep_mode:
                 self.weights_valid = True
+
+    def _log_dummy_reload(self) -> None:
+        """The engine core's logged traceback, every line under its header (vLLM 0.25.0)."""
+        frames = [
+            "Invocation of collective_rpc method failed",
+            "Traceback (most recent call last):",
+            '  File "vllm/v1/engine/core.py", in _invoke_utility_method',
+            '  File "vllm/v1/worker/gpu_model_runner.py", in reload_weights',
+            f"NotImplementedError: {lines.DUMMY_RELOAD}",
+        ]
+        for frame in frames:
+            self.log.error(self.log.layout.core, "rpc_failed", frame)
 
     async def release_kv_cache(self) -> None:
         """0.31+: drop the KV cache of a paused, fully awake engine (facts 2.8)."""

@@ -27,6 +27,11 @@ def version_line(version: VllmVersion, model: str) -> str:
 
 
 def model_loaded(version: VllmVersion, gib: float, seconds: float) -> str:
+    if v("0.25.0") <= version < v("0.26.0"):
+        # The new model runner (v1/worker/gpu/model_runner.py): no "memory" word, as a real
+        # 0.25.0 printed it: "Model loading took 13.49 GiB and 2.812381 seconds" (later
+        # versions not seen run: the facts' reading of the source is kept for them).
+        return f"Model loading took {gib:.2f} GiB and {seconds:.6f} seconds"
     if version >= v("0.14.0"):
         return f"Model loading took {round(gib, 4)} GiB memory and {seconds:.6f} seconds"
     if version >= v("0.11.1"):
@@ -61,8 +66,26 @@ def listen(version: VllmVersion, url: str) -> str:
     return f"Starting vLLM API server on {url}"
 
 
-def engine_init(seconds: float) -> str:
+def engine_init(version: VllmVersion, seconds: float, compiled: float) -> str:
+    if version >= v("0.25.0"):
+        # A real 0.25.0: "... took 134.80 s (compilation: 21.64 s)".
+        return (
+            "init engine (profile, create kv cache, warmup model) took "
+            f"{seconds:.2f} s (compilation: {compiled:.2f} s)"
+        )
     return f"init engine (profile, create kv cache, warmup model) took {seconds:.2f} seconds"
+
+
+def weights_reloaded(version: VllmVersion, seconds: float) -> str:
+    """After ``reload_weights``: 0.25's runner times the reload and its processing."""
+    if version >= v("0.25.0"):
+        return f"Reloading and processing weights took {seconds:.2f} seconds"
+    return f"Loading weights took {seconds:.2f} seconds"
+
+
+# reload_weights of a model loaded with --load-format dummy (vllm 0.25.0
+# v1/worker/gpu_model_runner.py:5472 raises it; the API answers a JSON 500).
+DUMMY_RELOAD = "Model reloading with `dummy` format"
 
 
 def fell_asleep(seconds: float) -> str:

@@ -11,8 +11,23 @@ from http import HTTPStatus
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from engines.emulator.crash import log_uncaught
 from engines.emulator.metrics import EngineMetrics
 from engines.emulator.vlog import VllmLog
+
+# Set in a request's scope by a route that plays an exception vLLM does not catch: the
+# exception's text, logged (after the access line, as uvicorn does) and raised once the
+# 500 is sent.
+UNCAUGHT = "emulator.uncaught"
+
+
+class UncaughtInAppError(Exception):
+    """Raised after the 500 went out, so uvicorn closes the keep-alive connection."""
+
+
+def mark_uncaught(scope: Scope, exception: str) -> None:
+    """Answer this request as vLLM does for an uncaught exception (see ``AccessLog``)."""
+    scope[UNCAUGHT] = exception
 
 
 def _target(scope: Scope) -> str:
@@ -49,6 +64,14 @@ class AccessLog:
         finally:
             elapsed = time.perf_counter() - started
             self.metrics.http_request(scope["path"], scope["method"], status, elapsed)
+        exception = scope.get(UNCAUGHT)
+        if exception is not None:
+            # Starlette's ServerErrorMiddleware sends the 500 and re-raises; uvicorn then logs
+            # "Exception in ASGI application" and closes the connection, without a
+            # "Connection: close" header: a client's next call on that pooled connection can
+            # fail although the engine is fine (seen on a real 0.25.0).
+            log_uncaught(self.log, exception)
+            raise UncaughtInAppError(exception)
 
     def _access_line(self, scope: Scope, status: int) -> None:
         host, port = scope.get("client") or ("-", 0)

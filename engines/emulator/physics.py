@@ -13,8 +13,6 @@ from engines.emulator.config import EmulatorConfig
 
 GIB = 1 << 30
 GB = 1e9
-# cuMemMap/cuMemUnmap of a pool: fast next to any copy (milliseconds per GiB).
-REMAP_S_PER_GIB = 0.002
 # vLLM V1 default block size; the bytes one token's K and V take in the cache.
 BLOCK_SIZE = 16
 KV_BYTES_PER_TOKEN = 128 * 1024
@@ -77,6 +75,11 @@ class Physics:
     pin_alloc_s_per_gib: float
     disk_gbps: float
     time_scale: float
+    # cuMemMap/cuMemUnmap of a pool: fast next to any copy (about a millisecond per GiB);
+    # the weights pool maps slower per GiB (one handle per tensor: vLLM 0.25, H200).
+    unmap_s_per_gib: float = 0.002
+    kv_map_s_per_gib: float = 0.002
+    weights_map_s_per_gib: float = 0.002
 
     @classmethod
     def from_config(cls, config: EmulatorConfig) -> Physics:
@@ -86,6 +89,9 @@ class Physics:
             config.pin_alloc_s_per_gib,
             config.disk_gbps,
             config.time_scale,
+            config.unmap_s_per_gib,
+            config.kv_map_s_per_gib,
+            config.weights_map_s_per_gib,
         )
 
     def pin_alloc(self, nbytes: int) -> float:
@@ -97,8 +103,12 @@ class Physics:
     def host_to_device(self, nbytes: int) -> float:
         return nbytes / (self.h2d_gbps * GB) * self.time_scale
 
-    def remap(self, nbytes: int) -> float:
-        return REMAP_S_PER_GIB * nbytes / GIB * self.time_scale
+    def unmap(self, nbytes: int) -> float:
+        return self.unmap_s_per_gib * nbytes / GIB * self.time_scale
+
+    def map(self, tag: str, nbytes: int) -> float:
+        rate = self.weights_map_s_per_gib if tag == "weights" else self.kv_map_s_per_gib
+        return rate * nbytes / GIB * self.time_scale
 
     def disk_read(self, nbytes: int) -> float:
         return nbytes / (self.disk_gbps * GB) * self.time_scale

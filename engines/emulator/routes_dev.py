@@ -12,17 +12,19 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from engines.emulator import lines
 from engines.emulator.backends import WakeOutOfMemoryError
-from engines.emulator.crash import log_uncaught, log_wake_oom
-from engines.emulator.engine import Engine
+from engines.emulator.crash import wake_oom_error
+from engines.emulator.engine import DummyReloadError, Engine
+from engines.emulator.middleware import mark_uncaught
 from engines.emulator.responses import bad_request, error_response
 from engines.versions import v
 
 _MODES = ("abort", "wait", "keep")
 
 
-def internal_error(engine: Engine, exception: str) -> Response:
-    """An exception vLLM does not handle: Starlette's bare text 500 and uvicorn's traceback."""
-    log_uncaught(engine.log, exception)
+def internal_error(raw: Request, exception: str) -> Response:
+    """An exception vLLM does not handle: Starlette's bare text 500 and uvicorn's traceback,
+    then the connection is closed (``middleware.mark_uncaught``)."""
+    mark_uncaught(raw.scope, exception)
     return PlainTextResponse("Internal Server Error", status_code=500)
 
 
@@ -66,10 +68,10 @@ def _sleep_args(engine: Engine, raw: Request) -> tuple[int, str] | Response:
         level = int(text)
     except ValueError:
         error = f"ValueError: invalid literal for int() with base 10: {text!r}"
-        return internal_error(engine, error)
+        return internal_error(raw, error)
     if engine.features.has_sleep_level_zero and mode not in _MODES:
         # 0.17-0.31 pass the text on to the engine, whose pause rejects it (inferred).
-        return internal_error(engine, f"ValueError: Invalid pause mode: {mode}")
+        return internal_error(raw, f"ValueError: Invalid pause mode: {mode}")
     return level, mode
 
 
@@ -83,7 +85,7 @@ async def _sleep(engine: Engine, raw: Request) -> Response:
         if not engine.config.enable_sleep_mode:
             # The V0 engine asserts the flag (the console's client looks for this text).
             message = "Sleep mode is not enabled in the model config"
-            log_uncaught(engine.log, f"AssertionError: {message}")
+            mark_uncaught(raw.scope, f"AssertionError: {message}")
             return error_response(message, 500)
     await engine.sleep(level, mode)
     if engine.features.json_bodies:
@@ -99,7 +101,8 @@ async def _wake(engine: Engine, raw: Request) -> Response:
     try:
         await engine.wake(tags)
     except WakeOutOfMemoryError:
-        message = log_wake_oom(engine.log, engine.config)
+        message = wake_oom_error(engine.config)
+        mark_uncaught(raw.scope, message)
         return error_response(message.removeprefix("RuntimeError: "), 500)
     if engine.features.json_bodies:
         status = "sleeping" if engine.is_sleeping else "awake"
@@ -115,7 +118,7 @@ async def _reset_prefix_cache(engine: Engine, raw: Request) -> Response:
             api, "prefix_reset_api", f"Resetting prefix cache with specific {device}..."
         )
         if device == "CPU":
-            return internal_error(engine, "ValueError: Not supported on CPU.")
+            return internal_error(raw, "ValueError: Not supported on CPU.")
     else:
         engine.log.info(api, "prefix_reset_api", "Resetting prefix cache...")
     success = engine.reset_prefix_cache()
@@ -133,11 +136,24 @@ async def _collective_rpc(engine: Engine, raw: Request) -> Response:
     if not method:
         return bad_request("Missing 'method' in request body")
     if method != "reload_weights":
-        return internal_error(
-            engine, f"AttributeError: 'Worker' object has no attribute {method!r}"
-        )
-    await engine.reload_weights()
+        return internal_error(raw, f"AttributeError: 'Worker' object has no attribute {method!r}")
+    try:
+        await engine.reload_weights()
+    except DummyReloadError as error:
+        return _rpc_failed(engine, raw, str(error))
     return JSONResponse({"results": [None] * engine.config.tensor_parallel_size})
+
+
+def _rpc_failed(engine: Engine, raw: Request, error: str) -> Response:
+    """A worker's exception in collective_rpc: 0.25 answers it as JSON, then re-raises."""
+    if engine.config.version < v("0.25.0"):
+        return internal_error(raw, f"NotImplementedError: {error}")
+    engine.log.error(
+        engine.log.layout.api, "exception_caught", "Exception caught. Request id: None"
+    )
+    mark_uncaught(raw.scope, f"vllm.v1.engine.exceptions.EngineGenerateError: {error}")
+    message = f"Call to collective_rpc method failed: {error}"
+    return error_response(message, 500, type_="InternalServerError")
 
 
 async def _release_kv_cache(engine: Engine) -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import socket
 import sys
@@ -80,6 +81,11 @@ class _Emulator:
         plan = self.backend.plan
         app = create_app(self.engine)
         announce_ready(self.config, self.log, app, plan.num_blocks)
+        # The emulator prints uvicorn's lines itself, in vLLM's layout ("Exception in ASGI
+        # application" included, see middleware.AccessLog): uvicorn's own logger stays quiet.
+        quiet = logging.getLogger("uvicorn.error")
+        quiet.addHandler(logging.NullHandler())
+        quiet.propagate = False
         uv_config = uvicorn.Config(
             app,
             log_config=None,

@@ -75,7 +75,8 @@ async def load_engine(config: EmulatorConfig, log: VllmLog, backend: Backend) ->
     for worker in workers:
         message = f"Graph capturing finished in {graphs:.0f} secs, took {_GRAPH_GIB:.2f} GiB"
         log.info(worker, "graphs", message)
-    log.info(core, "engine_init", lines.engine_init(time.perf_counter() - started))
+    elapsed = time.perf_counter() - started
+    log.info(core, "engine_init", lines.engine_init(config.version, elapsed, compiled))
 
 
 def announce_ready(config: EmulatorConfig, log: VllmLog, app: FastAPI, num_blocks: int) -> None:

@@ -73,7 +73,7 @@ class SimBackend(Backend):
         time.sleep(seconds)
 
     def _unmap(self, tags: set[str]) -> None:
-        time.sleep(self.physics.remap(sum(self.plan.tag_bytes(tag) for tag in tags)))
+        time.sleep(self.physics.unmap(sum(self.plan.tag_bytes(tag) for tag in tags)))
         self._publish(self._device_bytes(), check=False)
 
     def _map(self, tag: str) -> None:
@@ -84,7 +84,7 @@ class SimBackend(Backend):
             self._publish(wanted, check=True)
         except SimOutOfMemoryError as error:
             raise WakeOutOfMemoryError(str(error)) from error
-        time.sleep(self.physics.remap(self.plan.tag_bytes(tag)))
+        time.sleep(self.physics.map(tag, self.plan.tag_bytes(tag)))
 
     def _restore_weights(self) -> None:
         time.sleep(self.physics.host_to_device(self.plan.weights))
