@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import psutil
 
-from .probes import wait_for
+from .probes import GaveUpError, wait_for
 
 ACTIVE = ("queued", "running")
 
@@ -109,7 +109,7 @@ def start_console(
     def is_up() -> bool:
         if process.poll() is not None:
             text = (data_dir / "up.log").read_text(errors="replace")
-            raise RuntimeError(f"manage.py up exited {process.returncode}:\n{text[-3000:]}")
+            raise GaveUpError(f"manage.py up exited {process.returncode}:\n{text[-3000:]}")
         return "is up at" in (data_dir / "up.log").read_text(errors="replace")
 
     wait_for(is_up, 180, "manage.py up")

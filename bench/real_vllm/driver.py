@@ -38,7 +38,7 @@ from engines.simgpu import GIB, SimGpu, SimGpuDir
 
 from .console import local_gpu, start_console
 from .flow import EngineDef, Flow
-from .probes import LogCursor, gpu_snapshot, host_snapshot, wait_for
+from .probes import GaveUpError, LogCursor, gpu_snapshot, host_snapshot, wait_for
 from .raw import RawRecorder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,7 +114,7 @@ def run_raw(args: argparse.Namespace, work: Path, probe_for: Any) -> dict[str, A
 
     def healthy() -> bool:
         if process.poll() is not None:
-            raise RuntimeError(f"raw engine exited {process.returncode}")
+            raise GaveUpError(f"raw engine exited {process.returncode}")
         return httpx.get(f"{url}/health", timeout=2).status_code == 200
 
     try:
@@ -232,24 +232,23 @@ def main() -> int:
         "host_start": host_snapshot(),
     }  # fmt: skip
     started = time.monotonic()
-    phases = args.phases.split(",")
-    try:
-        if "upcheck" in phases:
-            result["upcheck"] = check_console_up(args, args.work)
-            write(args.out, result)
-        if "raw" in phases:
-            result["raw"] = run_raw(args, args.work, probe_for)
-            write(args.out, result)
-        if "console" in phases:
-            result["console"] = run_console(args, args.work, probe_for)
-    except Exception:
-        result["error"] = traceback.format_exc()
-        print(result["error"], flush=True)
+    phases = {
+        "upcheck": lambda: check_console_up(args, args.work),
+        "raw": lambda: run_raw(args, args.work, probe_for),
+        "console": lambda: run_console(args, args.work, probe_for),
+    }
+    for name in args.phases.split(","):
+        try:  # each phase on its own: one failing does not cost the others their machine
+            result[name] = phases[name]()
+        except Exception:
+            result.setdefault("errors", {})[name] = traceback.format_exc()
+            print(result["errors"][name], flush=True)
+        write(args.out, result)
     result["wall_seconds"] = round(time.monotonic() - started, 1)
     write(args.out, result)
     collect_logs(args.work, args.out)
     print(f"done in {result['wall_seconds']} s", flush=True)
-    return 0 if "error" not in result else 1
+    return 0 if "errors" not in result else 1
 
 
 def git_head() -> str:

@@ -94,6 +94,10 @@ def reload_seconds(lines: list[str]) -> float:
     return sum(float(match[1]) for line in lines for match in RELOAD.finditer(line))
 
 
+class GaveUpError(RuntimeError):
+    """What was waited for can no longer happen (a process exited): stop waiting."""
+
+
 def wait_for(check: Any, timeout: float, what: str, interval: float = 0.05) -> Any:
     """Poll ``check()`` until it returns something truthy; TimeoutError naming ``what``."""
     deadline = time.monotonic() + timeout
@@ -101,6 +105,8 @@ def wait_for(check: Any, timeout: float, what: str, interval: float = 0.05) -> A
     while time.monotonic() < deadline:
         try:
             value = check()
+        except GaveUpError:
+            raise
         except Exception as error:
             last_error = error
             value = None
