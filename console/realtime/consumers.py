@@ -121,9 +121,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         now = time.monotonic()
         if not force and now - self.checked_at < self.role_recheck_seconds:
             return None
-        code: int | None = await database_sync_to_async(close_code)(
-            self.user_id, self.session_key
-        )
+        code: int | None = await database_sync_to_async(close_code)(self.user_id, self.session_key)
         self.checked_at = now
         return code
 
