@@ -106,7 +106,7 @@ class Engine:
             self.log.info(self.log.layout.core, "pause_state", f"setting pause state to {state}")
 
     async def _executor_sleep(self, level: int) -> None:
-        self._log_prefix_reset()
+        self.log_prefix_reset()
         if self.sleeping_tags:
             self.log.warning(
                 self.log.layout.core, "already_sleeping", "Executor is already sleeping."
@@ -135,7 +135,7 @@ class Engine:
         self.metrics.set_sleep_state(awake=False, level=level)
         self.metrics.observe_sleep_op("sleep", elapsed)
 
-    def _log_prefix_reset(self) -> None:
+    def log_prefix_reset(self) -> None:
         # 0.11.0's AsyncLLM.sleep resets the prefix cache before the engine sleeps.
         if self.config.version < v("0.11.0"):
             return

@@ -121,6 +121,8 @@ async def _reset_prefix_cache(engine: Engine, raw: Request) -> Response:
             return internal_error(raw, "ValueError: Not supported on CPU.")
     else:
         engine.log.info(api, "prefix_reset_api", "Resetting prefix cache...")
+    # The engine core's block pool logs the outcome (a real 0.25.0, as before every sleep).
+    engine.log_prefix_reset()
     success = engine.reset_prefix_cache()
     if engine.features.reset_prefix_cache_json:
         return JSONResponse({"success": success})
