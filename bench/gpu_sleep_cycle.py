@@ -173,7 +173,7 @@ def wait_healthy(client: EngineClient, process: subprocess.Popen[bytes], timeout
 # --- one cycle ---------------------------------------------------------------------------------
 
 
-def _timed(call: Callable[[], None]) -> float:
+def _timed(call: Callable[[], object]) -> float:
     started = time.perf_counter()
     call()
     return time.perf_counter() - started
