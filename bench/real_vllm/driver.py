@@ -50,9 +50,14 @@ EMU_ARGS = ["--emulate-version", "0.25.0", "--weights-gib", "8", "--kv-cache-gib
             "--startup-seconds", "2"]  # fmt: skip
 
 
-def free_port() -> int:
+def free_port(preferred: int = 0) -> int:
+    """``preferred`` when free (vLLM's usual 8000s: inside the console's allowed engine
+    ports), else any free port."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        try:
+            sock.bind(("127.0.0.1", preferred))
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
@@ -71,9 +76,9 @@ def engine_defs(args: argparse.Namespace, total_gib: float) -> list[EngineDef]:
         weights, kv = 13.5, round(UTILIZATION * total_gib - 13.5 - 2.0, 1)
         a_model, b_model = str(args.models / "model-a"), str(args.models / "model-b")
     return [
-        EngineDef("real-a", "real/llama-8b-a", a_model, free_port(), executable, a_args, env,
+        EngineDef("real-a", "real/llama-8b-a", a_model, free_port(8101), executable, a_args, env,
                   UTILIZATION, weights, kv),
-        EngineDef("real-b", "real/llama-8b-b", b_model, free_port(), executable, b_args, env,
+        EngineDef("real-b", "real/llama-8b-b", b_model, free_port(8102), executable, b_args, env,
                   UTILIZATION, weights, kv),
     ]  # fmt: skip
 

@@ -32,6 +32,17 @@ from .probes import (
 )
 
 PROMPT = "w11 w12 w13 w14"
+SLEEP_LINES = ("to fall asleep", "Sleep mode freed", "CuMemAllocator: sleep freed")
+WAKE_LINES = ("to wake up", "weights took", "Reloading weights")
+
+
+def _of_kind(line: str, verb: str) -> bool:
+    """Whether an engine line belongs to a job of this kind (a shared window's split)."""
+    if verb == "sleep":
+        return any(text in line for text in SLEEP_LINES)
+    if verb == "wake":
+        return any(text in line for text in WAKE_LINES)
+    return True
 
 
 @dataclass(frozen=True)
@@ -124,8 +135,17 @@ class Flow:
     def record_job(
         self, label: str, name: str, verb: str, body: dict[str, Any], job: dict[str, Any],
         driver_seconds: float | None, before: dict[str, Any], after: dict[str, Any],
+        lines: dict[str, list[str]] | None = None,
     ) -> None:  # fmt: skip
-        lines = self.new_lines()
+        """``lines``: the engine lines of a window shared by several jobs (the idle ladder's);
+        each job then keeps the events of its own kind (a sleep's, a wake's)."""
+        shared = lines is not None
+        lines = lines if lines is not None else self.new_lines()
+        if shared:
+            lines = {
+                engine: [line for line in text if _of_kind(line, verb)]
+                for engine, text in lines.items()
+            }
         found = {engine: events(text) for engine, text in lines.items()}
         own = sum(engine_seconds(e) for e in found.values())
         if verb != "launch":
@@ -262,15 +282,19 @@ class Flow:
             f"/api/instances/{pk}/", json={"idle_sleep_l1_seconds": t1, "idle_sleep_l2_seconds": t2}
         ).raise_for_status()
         _, at_l1 = wait_state(self.console, pk, {"sleeping"}, t1 + 60, level=1)
+        first_lines = self.new_lines()
+        first_jobs = {job["id"] for job in self.jobs_since(name, first)}
         _, at_l2 = wait_state(self.console, pk, {"sleeping"}, t1 + t2 + 120, level=2)
         self.console.api.patch(
             f"/api/instances/{pk}/", json={"idle_sleep_l1_seconds": None,
                                            "idle_sleep_l2_seconds": None},
         ).raise_for_status()  # fmt: skip
+        later_lines = self.new_lines()
         caused = self.jobs_since(name, first)
         for job in caused:
+            window = first_lines if job["id"] in first_jobs else later_lines
             self.record_job(f"idle:job{job['id']}", name, job["kind"], job["params"], job,
-                            None, {}, {})  # fmt: skip
+                            None, {}, {}, lines=window)  # fmt: skip
         result = {
             "t1": t1, "t2": t2, "level1_after_s": round(at_l1 - start, 2),
             "level2_after_s": round(at_l2 - start, 2), "jobs": [j["id"] for j in caused],
