@@ -39,7 +39,9 @@ setup)
   ;;
 start)
   mkdir -p "$out_dir"; rm -f "$out_dir/done"
-  cd "$root"
+  # What is committed (carried as .rvhead, made here with `git archive HEAD | tar -x -C
+  # .rvhead`), not a working tree that others are editing; else this copy.
+  if [ -f "$root/.rvhead/manage.py" ]; then cd "$root/.rvhead"; else cd "$root"; fi
   setsid nohup bash -c "PYTHONUNBUFFERED=1 PYTHONPATH=/tmp/console-site:/tmp/vllm-site \
     python3 -m bench.real_vllm.driver --out $out_dir --phases $2 ${3:-}; echo \$? > $out_dir/done" \
     > "$out_dir/driver.log" 2>&1 < /dev/null &
