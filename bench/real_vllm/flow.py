@@ -261,6 +261,10 @@ class Flow:
         self.record["instances_end"] = {n: self.console.instance(pk) for n, pk in self.ids.items()}
         self.refresh_jobs()
         self.record["jobs"] = self.jobs
+        self.record["timings"] = {
+            name: self.console.get("/api/history/timings/", instance=pk)
+            for name, pk in self.ids.items()
+        }
         return self.record
 
     def refresh_jobs(self) -> None:
