@@ -181,6 +181,7 @@ def run_console(args: argparse.Namespace, work: Path, probe_for: Any) -> dict[st
     except Exception:
         result["error"] = traceback.format_exc()
         print(result["error"], flush=True)
+        result.update({k: v for k, v in flow.record.items() if k not in result})
         try:
             flow.refresh_jobs()
         except Exception:

@@ -261,10 +261,13 @@ class Flow:
         self.record["instances_end"] = {n: self.console.instance(pk) for n, pk in self.ids.items()}
         self.refresh_jobs()
         self.record["jobs"] = self.jobs
-        self.record["timings"] = {
-            name: self.console.get("/api/history/timings/", instance=pk)
-            for name, pk in self.ids.items()
-        }
+        try:
+            self.record["timings"] = {
+                name: self.console.get("/api/history/timings/", instance=pk)
+                for name, pk in self.ids.items()
+            }
+        except httpx.HTTPError as error:
+            self.record["timings"] = {"error": str(error)}
         return self.record
 
     def refresh_jobs(self) -> None:
