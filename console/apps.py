@@ -10,5 +10,6 @@ class ConsoleConfig(AppConfig):
     def ready(self) -> None:
         # Signal receivers of the live feed (state changes, new jobs, users losing access)
         # and of the gateway (state and key changes pushed to its web processes).
-        from console.gateway import changes, keyversion  # noqa: F401
+        from console.gates import changes  # noqa: F401
+        from console.gateway import keyversion  # noqa: F401
         from console.realtime import notify, revocation  # noqa: F401

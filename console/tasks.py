@@ -7,10 +7,9 @@ from typing import Any
 from celery import shared_task
 from django.utils import timezone
 
-from console.gateway import idle
 from console.gateway.history import record as gateway_record
 from console.history import rollup
-from console.jobs import evidence, reconcile, runner
+from console.jobs import evidence, idle, reconcile, runner
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -30,15 +29,21 @@ def reconcile_instances() -> None:
     reconcile.reconcile_all()
 
 
+@shared_task(ignore_result=True, expires=30)
+def reconcile_instance(instance_id: int) -> None:
+    """Issue 16: an instance registered or re-addressed is probed at once."""
+    reconcile.reconcile_one(instance_id)
+
+
 @shared_task(ignore_result=True, expires=10)
 def gateway_idle_policy() -> None:
-    """Gateway (issue 6): put instances idle past their T1/T2 to sleep."""
+    """Put instances nobody sent a request to for their T1/T2 to sleep."""
     idle.run_idle_policy()
 
 
 @shared_task(ignore_result=True, expires=120)
 def history_rollup() -> None:
-    """Live data (issue 5): roll samples up to minutes and hours, then apply retention."""
+    """Roll samples up to minutes and hours, then apply retention."""
     rollup.maintain(timezone.now())
 
 

@@ -18,8 +18,8 @@ from collections.abc import Awaitable
 from redis.exceptions import RedisError
 from starlette.types import Receive, Scope, Send
 
+from console.gates.config import GatewayConfig
 from console.gateway.auth import KeyGuard, check_model
-from console.gateway.config import GatewayConfig
 from console.gateway.errors import GatewayError, not_found, unavailable
 from console.gateway.hold import Asker
 from console.gateway.paths import forwardable_path

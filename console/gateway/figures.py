@@ -12,7 +12,7 @@ from django.conf import settings
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
-from console.gateway import keys
+from console.gates import redis_keys
 
 COUNTERS = ("requests", "errors", "held", "held_seconds", "wakes_on_request", "rejected",
             "dropped")  # fmt: skip
@@ -43,19 +43,19 @@ class Tally:
             return
         pipe = redis.pipeline(transaction=False)
         for model, counts in pending.items():
-            pipe.sadd(keys.figures_index(prefix), model)
+            pipe.sadd(redis_keys.figures_index(prefix), model)
             for name, value in counts.items():
                 if value:
-                    pipe.hincrbyfloat(keys.figures(prefix, model), name, value)
+                    pipe.hincrbyfloat(redis_keys.figures(prefix, model), name, value)
         await pipe.execute()
 
 
 def read_figures(redis: Redis, prefix: str) -> dict[str, dict[str, float]]:
     """Every model's counters, zeros included: ``{"model": {"requests": 12.0, ...}}``."""
-    models = sorted(_text(m) for m in redis.smembers(keys.figures_index(prefix)))
+    models = sorted(_text(m) for m in redis.smembers(redis_keys.figures_index(prefix)))
     result: dict[str, dict[str, float]] = {}
     for model in models:
-        raw = redis.hgetall(keys.figures(prefix, model))
+        raw = redis.hgetall(redis_keys.figures(prefix, model))
         values = {_text(k): float(v) for k, v in raw.items()}
         result[model] = {name: values.get(name, 0.0) for name in COUNTERS}
     return result

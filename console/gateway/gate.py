@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from redis.asyncio import Redis
 
-from console.gateway import keys, scripts
-from console.gateway.config import GatewayConfig
+from console.gates import redis_keys, scripts
+from console.gates.config import GatewayConfig
 from console.gateway.routes import Route
 from console.models import InstanceState
 
@@ -35,7 +35,11 @@ class AsyncGate:
             return False
         p, pk = self.prefix, route.instance_id
         admitted = await self._admit(
-            keys=[keys.gate(p, pk), keys.inflight(p, pk), keys.last_request(p, pk)],
+            keys=[
+                redis_keys.gate(p, pk),
+                redis_keys.inflight(p, pk),
+                redis_keys.last_request(p, pk),
+            ],
             args=[request_id, self.lease],
         )
         return bool(admitted)
@@ -44,16 +48,16 @@ class AsyncGate:
         """A held request is activity too: the idle policy must not sleep what is wanted."""
         now = await self.redis.time()
         await self.redis.set(
-            keys.last_request(self.prefix, instance_id), f"{now[0] + now[1] / 1e6:.3f}"
+            redis_keys.last_request(self.prefix, instance_id), f"{now[0] + now[1] / 1e6:.3f}"
         )
 
     async def release(self, instance_id: int, request_id: str) -> None:
-        await self.redis.zrem(keys.inflight(self.prefix, instance_id), request_id)
+        await self.redis.zrem(redis_keys.inflight(self.prefix, instance_id), request_id)
 
     async def reopen_stale(self, routes: Sequence[Route]) -> int:
         """Open the gates of instances awake again since the sleep that closed them."""
         awake = [r for r in routes if r.state == InstanceState.AWAKE]
         if not awake:
             return 0
-        gate_keys = [keys.gate(self.prefix, r.instance_id) for r in awake]
+        gate_keys = [redis_keys.gate(self.prefix, r.instance_id) for r in awake]
         return int(await self._reopen(keys=gate_keys, args=[r.episode for r in awake]))

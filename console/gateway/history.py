@@ -18,7 +18,7 @@ from django.db.models import Sum
 from django.db.models.functions import TruncHour, TruncMinute
 from redis import Redis
 
-from console.gateway import keys
+from console.gates import redis_keys
 from console.gateway.figures import COUNTERS, read_figures
 from console.models import GatewaySample
 
@@ -46,7 +46,7 @@ def record(now: datetime) -> int:
     redis = Redis.from_url(settings.REDIS_URL)
     try:
         current = read_figures(redis, settings.REDIS_PREFIX)
-        stored = redis.get(keys.figures_recorded(settings.REDIS_PREFIX))
+        stored = redis.get(redis_keys.figures_recorded(settings.REDIS_PREFIX))
         previous: Figures = json.loads(stored) if stored else {}
         rows = [
             GatewaySample(
@@ -56,7 +56,7 @@ def record(now: datetime) -> int:
             for model, diff in deltas(current, previous).items()
         ]  # fmt: skip
         GatewaySample.objects.bulk_create(rows)
-        redis.set(keys.figures_recorded(settings.REDIS_PREFIX), json.dumps(current))
+        redis.set(redis_keys.figures_recorded(settings.REDIS_PREFIX), json.dumps(current))
     finally:
         redis.close()
     GatewaySample.objects.filter(at__lt=now - RETENTION).delete()

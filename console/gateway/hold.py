@@ -18,8 +18,8 @@ from asgiref.sync import sync_to_async
 from redis.asyncio import Redis
 
 from console import audit
-from console.gateway import keys, scripts
-from console.gateway.config import GatewayConfig
+from console.gates import redis_keys, scripts
+from console.gates.config import GatewayConfig
 from console.gateway.errors import GatewayError, not_found, unavailable
 from console.gateway.figures import Tally
 from console.gateway.gate import AsyncGate
@@ -107,7 +107,9 @@ class Holder:
     async def _held(self, model: str, request_id: str, asker: Asker) -> Route:
         p, cfg = self.config.redis_prefix, self.config
         lease = cfg.hold_seconds + 30
-        if not await self._hold(keys=[keys.held(p, model)], args=[request_id, lease, cfg.max_held]):
+        if not await self._hold(
+            keys=[redis_keys.held(p, model)], args=[request_id, lease, cfg.max_held]
+        ):
             self.tally.add(model, rejected=1)
             raise unavailable(f"Too many requests are waiting for `{model}`; retry later.",
                               "too_many_held", cfg.retry_after_seconds)  # fmt: skip
@@ -119,7 +121,7 @@ class Holder:
         finally:
             self.holding -= 1
             # Shielded: a hold cancelled by a disconnect must still leave the count.
-            await asyncio.shield(self.redis.zrem(keys.held(p, model), request_id))
+            await asyncio.shield(self.redis.zrem(redis_keys.held(p, model), request_id))
         self.tally.add(model, held=1, held_seconds=loop.time() - started)
         return route
 
@@ -164,7 +166,7 @@ class Holder:
         return None
 
     async def _ask_wake(self, route: Route, asker: Asker) -> None:
-        lock = keys.waking(self.config.redis_prefix, route.instance_id)
+        lock = redis_keys.waking(self.config.redis_prefix, route.instance_id)
         if not await self.redis.set(lock, "1", nx=True, ex=_WAKE_LOCK_SECONDS):
             return
         asked = await sync_to_async(request_activate, thread_sensitive=False)(

@@ -2,7 +2,7 @@
 
 The hot path never queries the database: it reads this table, which one background task
 per process reloads, and which pushed state changes patch as they happen
-(``console.gateway.changes``). Waiters block on ``changed()`` instead of polling.
+(``console.gates.changes``). Waiters block on ``changed()`` instead of polling.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import datetime
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from console.gateway.changes import StateChange
+from console.gates.changes import StateChange
 from console.models import Instance, InstanceState
 from console.models.gateway import InferenceKey
 

@@ -10,8 +10,8 @@ import httpx
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from console.gateway import changes, keys
-from console.gateway.config import GatewayConfig
+from console.gates import changes, redis_keys
+from console.gates.config import GatewayConfig
 from console.gateway.figures import Tally
 from console.gateway.gate import AsyncGate
 from console.gateway.hold import Holder
@@ -113,7 +113,7 @@ class Runtime:
     async def release_everywhere(self, model: str, request_id: str) -> None:
         """Drop a request's in-flight mark on every instance of the model (after a cancel)."""
         for route in self.table.snapshot.routes.get(model, []):
-            await self.redis.zrem(keys.inflight(self.config.redis_prefix, route.instance_id),
+            await self.redis.zrem(redis_keys.inflight(self.config.redis_prefix, route.instance_id),
                                   request_id)  # fmt: skip
 
     async def aclose(self) -> None:

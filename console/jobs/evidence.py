@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from console.gateway.drain import inflight_count, sync_redis
+from console.gates.drain import inflight_count, sync_redis
 from console.jobs.capacity import weights_bytes
 from console.jobs.engine import engine_client
 from console.jobs.fit import GIB

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
@@ -126,10 +127,13 @@ def request_job(request: JobRequest) -> Job:
     return job
 
 
-def enqueue(job_id: int, queue: str) -> None:
-    from console.tasks import run_job
+# Sent by name, as ``runner.gather_evidence`` does: ``console.tasks`` imports the jobs, so
+# the jobs importing it back would close a circle.
+RUN_JOB_TASK = "console.tasks.run_job"
 
-    run_job.apply_async((job_id,), queue=queue)
+
+def enqueue(job_id: int, queue: str) -> None:
+    current_app.send_task(RUN_JOB_TASK, (job_id,), queue=queue)
 
 
 def dispatch_next(instance_id: int) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from django.utils import timezone
 
-from console.gateway.drain import close_and_drain
+from console.gates.drain import DrainRefusedError, close_and_drain
 from console.jobs import fit, ledger
 from console.jobs.capacity import engine_rss_bytes, host_ram_figures
 from console.jobs.engine import engine_client, with_retries
@@ -83,7 +83,10 @@ def sleep_instance(instance: Instance, level: int, outcome: JobOutcome) -> None:
             raise JobRefusedError(verdict.reason)
     # Hold new /v1 requests and let those in flight finish first: vLLM <=0.16 crashes when a
     # request takes a step during a sleep (vLLM #28714).
-    close_and_drain(instance)
+    try:
+        close_and_drain(instance)
+    except DrainRefusedError as refused:
+        raise JobRefusedError(str(refused)) from refused
     move(instance, {State.AWAKE}, State.FALLING_ASLEEP)
     if level == 1:
         remember_pinned_baseline(instance)

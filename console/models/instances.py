@@ -11,13 +11,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from console.models.hosts import Gpu, Host
+from console.models.signals import instance_state_changed
 from console.models.transitions import check_allowed, conditional_update
 from console.models.validators import (
     validate_base_url,
     validate_string_list,
     validate_string_map,
 )
-from console.realtime.signals import instance_state_changed
 
 
 class InstanceState(models.TextChoices):
@@ -168,7 +168,7 @@ def transition(
     moved = conditional_update(
         Instance, instance_id, expected, state=to, state_changed_at=changed_at, **fields
     )
-    if moved:  # Pages (realtime.notify) and the gateway (gateway.changes) hear of every move.
+    if moved:  # Pages (realtime.notify) and the gateway (gates.changes) hear of every move.
         instance_state_changed.send(
             sender=Instance, instance_id=instance_id, state=to, changed_at=changed_at,
             detail=fields.get("state_detail"),

@@ -11,8 +11,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from console.models.instances import Instance
+from console.models.signals import job_state_changed
 from console.models.transitions import check_allowed, conditional_update
-from console.realtime.signals import job_state_changed
 
 
 class JobKind(models.TextChoices):

@@ -17,10 +17,10 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from console.models import EngineEvent, Host, Instance, Job, MemorySample, Subject
+from console.models.signals import instance_state_changed, job_state_changed
 from console.realtime import payloads
 from console.realtime.events import Event
 from console.realtime.publisher import publish, submit
-from console.realtime.signals import instance_state_changed, job_state_changed
 from engines.launcher.logfiles import redact_secrets
 
 

@@ -6,15 +6,18 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
 from redis import Redis
 
-from console.gateway import drain, keys
-from console.gateway.config import GatewayConfig
-from console.gateway.drain import close_and_drain
+from console.gates import drain, redis_keys
+from console.gates.config import GatewayConfig
+from console.gates.drain import DrainRefusedError, close_and_drain
+from console.jobs.outcome import JobOutcome
 from console.jobs.service import JobRefusedError
+from console.jobs.sleepwake import sleep_instance
 from console.models import Instance, InstanceState
 from tests.support.emulator import free_port
 from tests.support.redis_server import redis_server
@@ -32,7 +35,7 @@ def instance(transactional_db: None) -> Instance:
 
 
 def mark_in_flight(redis: Redis, instance: Instance, member: str = "request-1") -> None:
-    redis.zadd(keys.inflight(PREFIX, instance.pk), {member: time.time() + 60})
+    redis.zadd(redis_keys.inflight(PREFIX, instance.pk), {member: time.time() + 60})
 
 
 def config(drain_seconds: float) -> GatewayConfig:
@@ -44,31 +47,47 @@ def test_drain_waits_for_the_request_in_flight(
 ) -> None:
     mark_in_flight(clean_gateway_keys, instance)
     done = threading.Timer(
-        0.4, lambda: clean_gateway_keys.zrem(keys.inflight(PREFIX, instance.pk), "request-1")
+        0.4, lambda: clean_gateway_keys.zrem(redis_keys.inflight(PREFIX, instance.pk), "request-1")
     )
     done.start()
     started = time.monotonic()
     close_and_drain(instance, config(5))
     assert time.monotonic() - started >= 0.35
-    assert clean_gateway_keys.exists(keys.gate(PREFIX, instance.pk)), "stays closed for the sleep"
+    assert clean_gateway_keys.exists(redis_keys.gate(PREFIX, instance.pk)), (
+        "stays closed for the sleep"
+    )
     # ...but not for ever: a sleep abandoned before its move must not hold requests for good.
-    assert 5 < clean_gateway_keys.ttl(keys.gate(PREFIX, instance.pk)) <= 5 + 120
+    assert 5 < clean_gateway_keys.ttl(redis_keys.gate(PREFIX, instance.pk)) <= 5 + 120
 
 
 def test_drain_that_times_out_refuses_the_sleep_and_reopens_the_gate(
     instance: Instance, clean_gateway_keys: Redis
 ) -> None:
     mark_in_flight(clean_gateway_keys, instance)
-    with pytest.raises(JobRefusedError, match="1 gateway request"):
+    with pytest.raises(DrainRefusedError, match="1 gateway request"):
         close_and_drain(instance, config(0.3))
-    assert not clean_gateway_keys.exists(keys.gate(PREFIX, instance.pk))
+    assert not clean_gateway_keys.exists(redis_keys.gate(PREFIX, instance.pk))
+
+
+def test_a_sleep_job_refused_by_the_drain_says_why_and_leaves_the_instance_awake(
+    instance: Instance, clean_gateway_keys: Redis, settings: Any
+) -> None:
+    settings.CONSOLE_GATEWAY_DRAIN_SECONDS = 0.3
+    mark_in_flight(clean_gateway_keys, instance)
+    with pytest.raises(JobRefusedError) as refused:
+        sleep_instance(instance, 2, JobOutcome())
+    assert str(refused.value) == (
+        "alpha: 1 gateway request(s) still in flight after 0.3 s; not put to sleep"
+    )
+    instance.refresh_from_db()
+    assert instance.state == InstanceState.AWAKE
 
 
 def test_an_expired_in_flight_mark_does_not_block_a_sleep(
     instance: Instance, clean_gateway_keys: Redis
 ) -> None:
     # What a web process that died mid-request leaves: a mark whose lease has run out.
-    clean_gateway_keys.zadd(keys.inflight(PREFIX, instance.pk), {"lost": time.time() - 1})
+    clean_gateway_keys.zadd(redis_keys.inflight(PREFIX, instance.pk), {"lost": time.time() - 1})
     close_and_drain(instance, config(0.3))
 
 
@@ -78,7 +97,7 @@ def test_a_sleep_is_refused_with_the_reason_when_redis_does_not_answer(
     monkeypatch.setattr(drain, "REDIS_PATIENCE_SECONDS", 1.0)
     nobody = replace(config(5), redis_url=f"redis://127.0.0.1:{free_port()}/0")
     started = time.monotonic()
-    with pytest.raises(JobRefusedError) as refused:
+    with pytest.raises(DrainRefusedError) as refused:
         close_and_drain(instance, nobody)
     assert time.monotonic() - started >= 1.0, "Redis is given a moment to come back"
     assert "alpha: the gateway's Redis does not answer (ConnectionError" in str(refused.value)
@@ -111,4 +130,6 @@ def test_a_drain_rides_through_a_redis_restart(instance: Instance, tmp_path: Pat
     with redis_server(port, tmp_path / "second"):
         thread.join(timeout=15)
         assert result == [None]
-        assert Redis(port=port).exists(keys.gate(PREFIX, instance.pk)), "closed on the new one"
+        assert Redis(port=port).exists(redis_keys.gate(PREFIX, instance.pk)), (
+            "closed on the new one"
+        )

@@ -9,7 +9,7 @@ from django.conf import settings
 from redis import Redis
 from rest_framework.test import APIClient
 
-from console.gateway import keys
+from console.gates import redis_keys
 from console.gateway.history import deltas, record
 from console.models import GatewaySample
 from console.roles import Role
@@ -20,9 +20,9 @@ T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 def count(redis: Redis, model: str, **counters: float) -> None:
     """What the web processes' tallies do: add to a model's counters."""
-    redis.sadd(keys.figures_index(settings.REDIS_PREFIX), model)
+    redis.sadd(redis_keys.figures_index(settings.REDIS_PREFIX), model)
     for name, value in counters.items():
-        redis.hincrbyfloat(keys.figures(settings.REDIS_PREFIX, model), name, value)
+        redis.hincrbyfloat(redis_keys.figures(settings.REDIS_PREFIX, model), name, value)
 
 
 def test_a_counter_that_went_down_was_reset_and_counts_whole() -> None:

@@ -18,8 +18,8 @@ from django.conf import settings
 from django.utils import timezone
 from redis import Redis
 
-from console.gateway import keys
-from console.gateway.drain import close_gate
+from console.gates import redis_keys
+from console.gates.drain import close_gate
 from console.models import Instance, InstanceState, Job, JobKind
 from tests.gateway.conftest import (
     EngineFactory,
@@ -89,7 +89,7 @@ def test_held_requests_over_the_cap_get_503_with_retry_after(
     asleep(alpha, "alpha")
     held = [in_background(lambda: post_completion(short_hold, inference_key, "test/alpha"))
             for _ in range(2)]  # fmt: skip
-    wait_until(lambda: clean_gateway_keys.zcard(keys.held(PREFIX, "test/alpha")) == 2)
+    wait_until(lambda: clean_gateway_keys.zcard(redis_keys.held(PREFIX, "test/alpha")) == 2)
     response = post_completion(short_hold, inference_key, "test/alpha")
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "too_many_held"
@@ -108,7 +108,7 @@ def test_a_client_that_disconnects_while_held_is_dropped(
     head = (f"POST /v1/completions HTTP/1.1\r\nHost: {parts.netloc}\r\n"
             f"Authorization: Bearer {inference_key}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
-    held_key = keys.held(PREFIX, "test/alpha")
+    held_key = redis_keys.held(PREFIX, "test/alpha")
     with socket.create_connection((parts.hostname, parts.port or 80)) as sock:
         sock.sendall(head + body)
         wait_until(lambda: clean_gateway_keys.zcard(held_key) == 1)
@@ -133,7 +133,7 @@ def test_a_closed_gate_holds_requests_until_the_instance_is_awake_again(
     response = result[0]
     assert isinstance(response, httpx.Response)
     assert response.status_code == 200
-    assert not clean_gateway_keys.exists(keys.gate(PREFIX, instance.pk))
+    assert not clean_gateway_keys.exists(redis_keys.gate(PREFIX, instance.pk))
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from console.gateway.idle import run_idle_policy
+from console.jobs.idle import run_idle_policy
 from console.models import Instance, InstanceState, Job, JobKind, JobState
 from tests.gateway.conftest import post_completion
 from tests.jobs.conftest import InstanceFactory, run_job

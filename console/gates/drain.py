@@ -1,6 +1,6 @@
 """The job side of the gate: close it before a sleep and wait for in-flight requests.
 
-``sleepwake.sleep_instance`` calls ``close_and_drain`` before it moves the instance to
+``console.jobs.sleepwake.sleep_instance`` calls ``close_and_drain`` before it moves the instance to
 ``falling_asleep``: from then on the gateway holds new requests, and the engine is put to
 sleep only when none is in flight (vLLM <=0.16 crashes when a request in flight takes a
 step during sleep, vLLM #28714; 0.17+ would abort it). There is no explicit reopening
@@ -17,9 +17,8 @@ from functools import lru_cache
 from redis import Redis
 from redis.exceptions import RedisError
 
-from console.gateway import keys, scripts
-from console.gateway.config import GatewayConfig
-from console.jobs.service import JobRefusedError
+from console.gates import redis_keys, scripts
+from console.gates.config import GatewayConfig
 from console.models import Instance
 
 _POLL_SECONDS = 0.05
@@ -29,6 +28,10 @@ _REDIS_RETRY_SECONDS = 0.2
 # A closed gate outlives the drain by this much: by then the instance has left ``awake``
 # (the gateway sees that within a second) or the sleep was abandoned.
 _GATE_MARGIN_SECONDS = 120
+
+
+class DrainRefusedError(Exception):
+    """The gate could not be closed and drained: the sleep must not go ahead (says why)."""
 
 
 @lru_cache(maxsize=4)
@@ -51,7 +54,7 @@ def close_gate(redis: Redis, prefix: str, instance_id: int, expire_seconds: int)
     while True:
         episode = _episode(instance_id)
         token = f"{episode}:{nonce}"
-        redis.set(keys.gate(prefix, instance_id), token, ex=expire_seconds)
+        redis.set(redis_keys.gate(prefix, instance_id), token, ex=expire_seconds)
         # The row moved between the read and the close (a reconcile correction): close
         # again for the new stretch, or a web process would judge this closing stale.
         if _episode(instance_id) == episode:
@@ -59,7 +62,7 @@ def close_gate(redis: Redis, prefix: str, instance_id: int, expire_seconds: int)
 
 
 def inflight_count(redis: Redis, prefix: str, instance_id: int) -> int:
-    return int(redis.eval(scripts.COUNT_INFLIGHT, 1, keys.inflight(prefix, instance_id)))
+    return int(redis.eval(scripts.COUNT_INFLIGHT, 1, redis_keys.inflight(prefix, instance_id)))
 
 
 def close_and_drain(instance: Instance, config: GatewayConfig | None = None) -> None:
@@ -77,7 +80,7 @@ def close_and_drain(instance: Instance, config: GatewayConfig | None = None) -> 
             return
         except RedisError as error:
             if time.monotonic() >= patience:
-                raise JobRefusedError(
+                raise DrainRefusedError(
                     f"{instance.name}: the gateway's Redis does not answer "
                     f"({type(error).__name__}: {error}); requests to it cannot be held, "
                     "so it was not put to sleep"
@@ -91,8 +94,10 @@ def _close_and_drain(redis: Redis, instance: Instance, config: GatewayConfig) ->
     deadline = time.monotonic() + config.drain_seconds
     while (count := inflight_count(redis, config.redis_prefix, instance.pk)) > 0:
         if time.monotonic() >= deadline:
-            redis.eval(scripts.OPEN_IF_MINE, 1, keys.gate(config.redis_prefix, instance.pk), token)
-            raise JobRefusedError(
+            redis.eval(
+                scripts.OPEN_IF_MINE, 1, redis_keys.gate(config.redis_prefix, instance.pk), token
+            )
+            raise DrainRefusedError(
                 f"{instance.name}: {count} gateway request(s) still in flight after "
                 f"{config.drain_seconds:g} s; not put to sleep"
             )

@@ -1,4 +1,4 @@
-"""Signals the data model sends for the realtime feed (no model imports: models import this)."""
+"""Signals the data model sends for the realtime feed and the gateway (no model imports)."""
 
 from django.dispatch import Signal
 

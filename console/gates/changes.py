@@ -21,9 +21,9 @@ from django.db import transaction
 from django.dispatch import receiver
 from redis.exceptions import RedisError
 
-from console.gateway.drain import sync_redis
+from console.gates.drain import sync_redis
 from console.models import Instance, InstanceState
-from console.realtime.signals import instance_state_changed
+from console.models.signals import instance_state_changed
 
 log = logging.getLogger(__name__)
 

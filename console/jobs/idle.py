@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from django.utils import timezone
 from redis import Redis
 
-from console.gateway import keys, scripts
-from console.gateway.config import GatewayConfig
-from console.gateway.drain import inflight_count, sync_redis
+from console.gates import redis_keys, scripts
+from console.gates.config import GatewayConfig
+from console.gates.drain import inflight_count, sync_redis
 from console.jobs.service import (
     ACTIVE_STATES,
     JobConflictError,
@@ -52,11 +52,11 @@ class Clock:
     redis_now: float
 
     def since_request(self, instance_id: int) -> float:
-        last = self.redis.get(keys.last_request(self.prefix, instance_id))
+        last = self.redis.get(redis_keys.last_request(self.prefix, instance_id))
         return self.redis_now - float(last) if last is not None else float("inf")
 
     def deepen_mark(self, instance_id: int) -> float | None:
-        mark = self.redis.get(keys.deepen(self.prefix, instance_id))
+        mark = self.redis.get(redis_keys.deepen(self.prefix, instance_id))
         return float(mark) if mark is not None else None
 
 
@@ -89,7 +89,7 @@ def decide(instance: Instance, clock: Clock) -> tuple[str, int] | None:
 
 
 def _busy(instance: Instance, clock: Clock) -> bool:
-    held = clock.redis.zcard(keys.held(clock.prefix, instance.served_model_name))
+    held = clock.redis.zcard(redis_keys.held(clock.prefix, instance.served_model_name))
     return bool(held) or inflight_count(clock.redis, clock.prefix, instance.pk) > 0
 
 
@@ -101,7 +101,7 @@ def _ask(instance: Instance, action: str, level: int, clock: Clock) -> str | Non
     except (JobConflictError, JobRefusedError) as why:
         log.info("idle policy left %s alone: %s", instance.name, why)
         return None
-    deepen = keys.deepen(clock.prefix, instance.pk)
+    deepen = redis_keys.deepen(clock.prefix, instance.pk)
     if action == "wake":
         clock.redis.set(deepen, f"{clock.redis_now:.3f}", ex=_DEEPEN_MARK_SECONDS)
     else:
