@@ -36,7 +36,8 @@ def need_per_gpu_bytes(instance: Instance) -> int:
             .first()
         )
         total = max(total, int((last_freed or 0.0) * GIB))
-    return total // max(1, instance.gpus.count())
+    # len() of all(): served from a prefetch where the caller made one (the ledger does).
+    return total // max(1, len(instance.gpus.all()))
 
 
 def newest_sample(**subject: object) -> MemorySample | None:

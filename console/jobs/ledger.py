@@ -95,7 +95,7 @@ def gpu_room(gpu: Gpu, excluding: Instance) -> GpuMemory:
     """The GPU as the ledger sees it without ``excluding``: ``used_bytes`` what is held,
     ``reserved_bytes`` what wakes and launches in flight were promised."""
     sample = newest_sample(gpu=gpu)
-    others = Instance.objects.filter(gpus=gpu).exclude(pk=excluding.pk)
+    others = Instance.objects.filter(gpus=gpu).exclude(pk=excluding.pk).prefetch_related("gpus")
     outside = 0
     if sample is not None:
         names = {i.name for i in others} | {excluding.name}
