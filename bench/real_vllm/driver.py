@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from engines.probes import NvmlProbe, SimGpuProbe
 from engines.simgpu import GIB, SimGpu, SimGpuDir
@@ -189,7 +190,26 @@ def run_console(args: argparse.Namespace, work: Path, probe_for: Any) -> dict[st
         result["jobs"] = flow.jobs
     finally:
         result["console_stop_code"] = console.stop()
+        result["left_on_gpu_after_stop"] = reap_leftovers(probe)
     return result
+
+
+def reap_leftovers(probe: Any) -> list[dict[str, Any]]:
+    """GPU processes still alive once the console stopped (an engine core whose API server
+    was SIGKILLed outlives it): recorded, then killed by pid so the next phase has the GPU."""
+    time.sleep(5)
+    found = []
+    for gpu in gpu_snapshot(probe):
+        for held in gpu["processes"]:
+            try:
+                process = psutil.Process(held["pid"])
+                title = " ".join(process.cmdline())[:200]
+            except psutil.Error:
+                continue
+            found.append({**held, "cmdline": title})
+            if "vllm" in title.lower() or "EngineCore" in title:
+                process.kill()
+    return found
 
 
 def check_console_up(args: argparse.Namespace, work: Path) -> dict[str, Any]:
