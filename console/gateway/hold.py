@@ -128,6 +128,7 @@ class Holder:
     async def _wait(self, model: str, request_id: str, deadline: float, asker: Asker) -> Route:
         loop = asyncio.get_running_loop()
         while True:
+            seen = self.table.version
             route = await self.lookup(model)
             refusal = self._refusal(route)
             if refusal is not None:
@@ -145,7 +146,7 @@ class Holder:
                     "wake_timeout",
                     self.config.retry_after_seconds,
                 )
-            await self.table.changed(min(remaining, _RECHECK_SECONDS))
+            await self.table.changed(min(remaining, _RECHECK_SECONDS), since=seen)
 
     def _refusal(self, route: Route) -> GatewayError | None:
         """The answer for an instance that will not serve without an operator, if it is one.

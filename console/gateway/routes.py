@@ -97,6 +97,8 @@ class RouteTable:
         self._changed = asyncio.Event()
         self._lock = asyncio.Lock()
         self.generation = 0
+        # Counts every change waiters were told of (reloads and pushed state changes).
+        self.version = 0
 
     async def refresh(self) -> Snapshot:
         async with self._lock:
@@ -122,6 +124,7 @@ class RouteTable:
 
     def wake_waiters(self) -> None:
         """Let every ``changed()`` waiter look at the table again."""
+        self.version += 1
         self._changed.set()
         self._changed = asyncio.Event()
 
@@ -146,8 +149,12 @@ class RouteTable:
                 return patched
         return None
 
-    async def changed(self, seconds: float) -> None:
-        """Return after the next refresh, or after ``seconds``."""
+    async def changed(self, seconds: float, since: int | None = None) -> None:
+        """Return after the next change of the table, or after ``seconds``; at once when it
+        changed already since the caller read ``version`` (``since``): a change that came
+        while the caller was busy elsewhere (asking for a wake) is not waited for again."""
+        if since is not None and since != self.version:
+            return
         try:
             await asyncio.wait_for(self._changed.wait(), seconds)
         except TimeoutError:
