@@ -54,6 +54,7 @@ class Action(StrEnum):
     SWITCH = "switch"
     LAUNCH = "launch"
     STOP = "stop"
+    CANCEL = "cancel"
     MANAGE_INSTANCES = "instances.manage"
     MANAGE_HOSTS = "hosts.manage"
     MANAGE_USERS = "users.manage"
@@ -61,7 +62,9 @@ class Action(StrEnum):
     VIEW_AUDIT = "audit.view"
 
 
-OPERATE = frozenset({Action.SLEEP, Action.WAKE, Action.SWITCH, Action.LAUNCH, Action.STOP})
+OPERATE = frozenset(
+    {Action.SLEEP, Action.WAKE, Action.SWITCH, Action.LAUNCH, Action.STOP, Action.CANCEL}
+)
 REQUIRED_ROLE: Mapping[Action, Role] = {
     action: Role.VIEWER
     if action == Action.VIEW

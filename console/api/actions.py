@@ -2,6 +2,8 @@
 
 Each request becomes a Job (HTTP 202 with the job). An instance with a job already queued
 or running answers 409 with that job's id, unless the body asks to ``queue`` behind it.
+A queued job is withdrawn with ``POST /api/jobs/<id>/cancel/`` (200 with the job); the job
+queued behind it, if any, is then sent.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from rest_framework.response import Response
 from console import audit
 from console.api.base import ConsoleAPIView, _outcome
 from console.api.serializers import JobSerializer
+from console.jobs.lifecycle import cancel
 from console.jobs.service import JobConflictError, JobRefusedError, JobRequest, request_job
-from console.models import Instance, JobKind
+from console.models import Instance, Job, JobKind, JobState
 from console.roles import Action
 
 # A switch's "sleep" list is stored with the job and shown to every viewer: a few
@@ -193,3 +196,60 @@ ACTION_VIEWS = {
     "launch": LaunchView,
     "stop": StopView,
 }
+
+
+class NotQueuedSerializer(serializers.Serializer[dict[str, Any]]):
+    detail = serializers.CharField()
+    state = serializers.ChoiceField(choices=JobState.choices)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        request=None,
+        responses={
+            200: JobSerializer,
+            409: OpenApiResponse(NotQueuedSerializer, "The job is no longer queued."),
+        },
+    )
+)
+class CancelJobView(ConsoleAPIView):
+    """Withdraw a queued job before a worker takes it; the job queued behind it is sent.
+
+    A running job cannot be cancelled: the engine may be half way through a sleep or a
+    wake, and only the job's own outcome says where it stopped.
+    """
+
+    write_action = Action.CANCEL
+    pagination_class = None
+    audit_type = "job"
+
+    def post(self, request: Request, pk: int) -> Response:
+        job = get_object_or_404(Job, pk=pk)
+        self.audit_target = job
+        if not cancel(job.pk, by=request.user.get_username()):
+            job.refresh_from_db(fields=["state"])
+            return Response(
+                {
+                    "detail": f"job {job.pk} is {job.state}, not queued: only a job that no "
+                    "worker has taken yet can be cancelled",
+                    "state": job.state,
+                },
+                status.HTTP_409_CONFLICT,
+            )
+        job.refresh_from_db()
+        return Response(JobSerializer(job, context={"request": request}).data)
+
+    def audit(self, request: Request, response: Response) -> None:
+        job = self.audit_target
+        audit.record(
+            request,
+            "job.cancel",
+            _outcome(response.status_code),
+            target=job,
+            target_type="job",
+            target_id=str(self.kwargs.get("pk", "")),
+            detail={
+                "status": response.status_code,
+                "instance": getattr(job, "instance_id", None),
+            },
+        )

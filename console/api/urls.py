@@ -6,7 +6,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from console.api.actions import ACTION_VIEWS
+from console.api.actions import ACTION_VIEWS, CancelJobView
 from console.api.base import AUTHENTICATION
 from console.api.errors import NOT_FOUND_ROUTE, not_found
 from console.api.keys import InferenceKeyViewSet
@@ -39,6 +39,7 @@ urlpatterns = [
         path(f"instances/<int:pk>/{verb}/", view.as_view(), name=f"instance-{verb}")
         for verb, view in ACTION_VIEWS.items()
     ),
+    path("jobs/<int:pk>/cancel/", CancelJobView.as_view(), name="job-cancel"),
     path("me/", MeView.as_view(), name="me"),
     path("schema/", schema_view, name="schema"),
     path("docs/", docs_view, name="docs"),

@@ -89,6 +89,8 @@ ROWS: tuple[Row, ...] = (
     Row("job-list", "post", "/api/jobs/", api(405, 405, 405), {"kind": "sleep"}),
     Row("job-detail", "get", "/api/jobs/{job}/", READ),
     Row("job-detail", "delete", "/api/jobs/{job}/", api(405, 405, 405)),
+    # Operators pass the role check; the matrix's job has finished, so the cancel is refused.
+    Row("job-cancel", "post", "/api/jobs/{job}/cancel/", api(403, 409, 409)),
     Row("host-list", "get", "/api/hosts/", READ),
     Row("host-list", "post", "/api/hosts/", api(405, 405, 405), {"name": "h"}),
     Row("host-detail", "get", "/api/hosts/{host}/", READ),

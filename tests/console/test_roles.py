@@ -46,7 +46,15 @@ def test_assign_role_replaces_the_previous_role(make_user: UserFactory) -> None:
         (Role.VIEWER, {Action.VIEW}),
         (
             Role.OPERATOR,
-            {Action.VIEW, Action.SLEEP, Action.WAKE, Action.SWITCH, Action.LAUNCH, Action.STOP},
+            {
+                Action.VIEW,
+                Action.SLEEP,
+                Action.WAKE,
+                Action.SWITCH,
+                Action.LAUNCH,
+                Action.STOP,
+                Action.CANCEL,
+            },
         ),
         (Role.ADMIN, set(Action)),
     ],
