@@ -15,7 +15,15 @@ import {
   tickSince,
   timestamp,
 } from "./live.js";
-import { applyInstance, applyJob, bindActions, isStale, jobText } from "./rows.js";
+import {
+  applyInstance,
+  applyJob,
+  bindActions,
+  bindCancel,
+  isStale,
+  jobText,
+  syncCancel,
+} from "./rows.js";
 import { latencyChart, loadLatency, loadTimings, timingsChart } from "./timings.js";
 
 const config = pageConfig("instance-config");
@@ -127,6 +135,7 @@ function onJob(job) {
   setText(jobRow, "freed", job.freed_gib == null ? "" : `${job.freed_gib.toFixed(1)} GiB`);
   setText(jobRow, "first", seconds(job.first_request_seconds));
   setText(jobRow, "outcome", job.error || jobText(job));
+  syncCancel(jobRow, job);
   // A job seen finishing now (not one listed by a snapshot) adds a point to the timings.
   if (job.state === "succeeded" && before && before !== "succeeded") refreshTimings();
 }
@@ -170,7 +179,14 @@ const HANDLERS = {
   "log.line": onLogLine,
 };
 
+function onCancelRefused(jobRow, detail) {
+  setText(jobRow, "outcome", detail);
+  const button = jobRow.querySelector("button[data-cancel]");
+  if (button) button.disabled = false;
+}
+
 bindActions(row, onJob);
+bindCancel(jobsBody, onJob, onCancelRefused);
 seedMemory().then(() =>
   connect(config.socket, (event) => HANDLERS[event.type]?.(event), field(document, "live")),
 );

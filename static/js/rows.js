@@ -1,5 +1,5 @@
-// Instance rows (partials/instance_row.html): state badge, action buttons, job progress.
-// Used by the dashboard and the instance page.
+// Instance rows (partials/instance_row.html): state badge, action buttons, job progress;
+// job rows' Cancel buttons (partials/job_row.html). Used by the dashboard and the instance page.
 
 import { cloneTemplate, field, postJSON, seconds, setText } from "./live.js";
 
@@ -138,6 +138,34 @@ export function bindActions(container, onJob) {
       else applyRefusal(row, data.detail || `HTTP ${status}`);
     } catch (error) {
       applyRefusal(row, `request failed: ${error.message}`);
+    }
+  });
+}
+
+/** A job row's Cancel button: shown while the job waits in the queue, hidden after. */
+export function syncCancel(jobRow, job) {
+  const button = jobRow.querySelector("button[data-cancel]");
+  if (!button) return;
+  button.hidden = job.state !== "queued";
+  button.disabled = false;
+}
+
+/**
+ * Clicks on Cancel buttons inside `container` POST to the job's cancel API; the answer's
+ * job goes to `onJob`, a refusal (409: a worker took it meanwhile) to `onRefused`.
+ */
+export function bindCancel(container, onJob, onRefused) {
+  container.addEventListener("click", async (click) => {
+    const button = click.target.closest("button[data-cancel]");
+    if (!button) return;
+    const jobRow = button.closest("[data-job]");
+    button.disabled = true;
+    try {
+      const { status, data } = await postJSON(`/api/jobs/${jobRow.dataset.job}/cancel/`, {});
+      if (status === 200) onJob(jobFromApi(data));
+      else onRefused(jobRow, data.detail || `HTTP ${status}`);
+    } catch (error) {
+      onRefused(jobRow, `request failed: ${error.message}`);
     }
   });
 }
