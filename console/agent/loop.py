@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from console.agent.adopted import AdoptedProcesses, log_readable, publish_status
 from console.history.scrape import EngineScraper
 from console.jobs.process import launcher as host_launcher
 from console.models import (
@@ -89,6 +90,8 @@ class AgentLoop:
     live: list[Event] = field(default_factory=list)
     # The host worker's launcher (same process): its engines are this process's children.
     launcher: Launcher = field(default_factory=host_launcher)
+    # Issue 16: engines registered by URL, found by the port they listen on.
+    adopted: AdoptedProcesses = field(default_factory=AdoptedProcesses)
 
     def run_forever(self) -> None:
         while not self.stopped.wait(self.interval):
@@ -106,19 +109,46 @@ class AgentLoop:
         # Issue 15 item 15: an engine killed from outside stays a zombie until reaped.
         self.launcher.reap()
         instances = list(Instance.objects.filter(host=self.host).prefetch_related("gpus"))
-        self.sample(now, self.probe.read(), instances)
+        pids = self.engine_pids(instances)
+        self.sample(now, self.probe.read(), instances, pids)
         for instance in instances:
             self.follow_log(instance)
             self.check_alive(instance)
         self.forget_tails({instance.pk for instance in instances})
+        self.adopted.forget({instance.pk for instance in instances})
         self.primed = True
         # Live data (issue 5): the tick's events in one publication (one Redis round trip).
         live, self.live = self.live, []
         publish(*live)
 
-    def sample(self, now: datetime, readings: list[GpuReading], instances: list[Instance]) -> None:
+    def engine_pids(self, instances: list[Instance]) -> dict[int, int]:
+        """Each running engine's process (launched here, or found on its port: issue 16),
+        and, for the instance page, what evidence the agent can gather and why."""
+        pids: dict[int, int] = {}
+        reports: dict[int, dict[str, object]] = {}
+        for instance in instances:
+            if instance.state in (State.STOPPED, State.STARTING, State.STOPPING):
+                pid, why = instance.pid, f"the engine is {instance.state}"
+            else:
+                pid, why = self.adopted.pid_of(instance)
+            if pid:
+                pids[instance.pk] = pid
+            log_ok, log_why = (
+                log_readable(instance.log_path) if instance.log_path else (False, "no log path")
+            )
+            reports[instance.pk] = {"gpu": [bool(pid), why], "log": [log_ok, log_why]}
+        publish_status(reports)
+        return pids
+
+    def sample(
+        self,
+        now: datetime,
+        readings: list[GpuReading],
+        instances: list[Instance],
+        pids: dict[int, int],
+    ) -> None:
         gpus = {gpu.index: gpu for gpu in Gpu.objects.filter(host=self.host)}
-        names = owners(instances)
+        names = owners(instances, pids)
         rows = [
             MemorySample(
                 at=now, subject=Subject.GPU, host=self.host, gpu=gpus[r.index],
@@ -136,8 +166,9 @@ class AgentLoop:
             )
         )  # fmt: skip
         for instance in instances:
-            if instance.pid and alive(instance.pid):
-                rss = process_tree_rss(instance.pid, self.sim_dir)
+            pid = pids.get(instance.pk)
+            if pid and alive(pid):
+                rss = process_tree_rss(pid, self.sim_dir)
                 scraped = self.scraper.figures(instance) if instance.state in SCRAPED_STATES else {}
                 rows.append(
                     MemorySample(
@@ -164,7 +195,9 @@ class AgentLoop:
                 tail.close()
             tail = LogTail(Path(instance.log_path), keep_lines=LIVE_TAIL_LINES)
             self.tails[instance.pk] = tail
-            if not self.primed:
+            # An adopted engine's log (issue 16) holds what happened before the console
+            # watched it; a launched engine's log starts with this launch.
+            if not self.primed or not instance.pid:
                 tail.poll()
                 tail.take_lines()
         events = tail.poll()
@@ -197,19 +230,22 @@ def alive(pid: int) -> bool:
         return False
 
 
-def owners(instances: list[Instance]) -> dict[int, str]:
-    """pid -> instance name for every process of the engines launched here.
+def owners(instances: list[Instance], pids: dict[int, int]) -> dict[int, str]:
+    """pid -> instance name for every process of the engines running here (``pids``: each
+    instance's launched or adopted process).
 
     vLLM's GPU memory is held by its engine-core and worker processes, children of the
-    ``vllm serve`` process the launcher started, so the whole tree counts.
+    ``vllm serve`` process (launched here, or listening on an adopted engine's port), so
+    the whole tree counts.
     """
     names: dict[int, str] = {}
     for instance in instances:
-        if not instance.pid:
+        pid = pids.get(instance.pk)
+        if not pid:
             continue
-        names[instance.pid] = instance.name
+        names[pid] = instance.name
         try:
-            children = psutil.Process(instance.pid).children(recursive=True)
+            children = psutil.Process(pid).children(recursive=True)
         except psutil.Error:
             continue
         names.update((child.pid, instance.name) for child in children)
@@ -225,7 +261,7 @@ def live_tail(taken: TailLines) -> list[str]:
 
 
 def _by_instance(reading: GpuReading, names: dict[int, str]) -> dict[str, int]:
-    """Per-process GPU memory attributed to the instances launched here."""
+    """Per-process GPU memory attributed to the instances running here."""
     attributed: dict[str, int] = {}
     for process in reading.processes:
         owner = names.get(process.pid, "other")

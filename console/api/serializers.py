@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, ClassVar
 
 from django.utils import timezone
@@ -108,7 +110,6 @@ class InstanceSerializer(RoleAwareSerializer):
             "last_seen",
             "state_detail",
             "pid",
-            "log_path",
         )
         extra_kwargs: ClassVar[dict[str, dict[str, Any]]] = {
             "api_key": {"write_only": True, "style": {"input_type": "password"}},
@@ -131,6 +132,20 @@ class InstanceSerializer(RoleAwareSerializer):
         if port.isdigit():  # the port this console answered the request on
             refuse_console_itself(value, int(port))
         return value.rstrip("/")
+
+    def validate_log_path(self, value: str) -> str:
+        """Issue 16: an adopted engine's log, followed by its host's agent (checked here, on
+        the console's machine, which is the agent's in a one-machine install)."""
+        if not value:
+            return ""
+        path = Path(value)
+        if "\x00" in value or not path.is_absolute():
+            raise serializers.ValidationError("Give the log file's absolute path.")
+        if not path.is_file():
+            raise serializers.ValidationError(f"No file at {value}.")
+        if not os.access(path, os.R_OK):
+            raise serializers.ValidationError(f"The console may not read {value}.")
+        return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         current = self.instance

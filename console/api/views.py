@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery import current_app
+from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
@@ -44,6 +46,19 @@ def id_filter(request: Request, name: str) -> int | None:
     return int(value)
 
 
+# Issue 16: what decides which engine answers and whether it is the one registered.
+PROBED_BY = {"base_url", "served_model_name", "api_key"}
+RECONCILE_TASK = "console.tasks.reconcile_instance"
+
+
+def probe_on_commit(instance_id: int) -> None:
+    """Ask the engine at once (an adopted one need not wait for the next reconcile round)."""
+    # Sent by name: ``console.tasks`` imports the jobs, which the API imports.
+    transaction.on_commit(
+        lambda: current_app.send_task(RECONCILE_TASK, (instance_id,), queue="control")
+    )
+
+
 class InstanceViewSet(ConsoleAPIView, viewsets.ModelViewSet[Instance]):
     """Registered instances: every role reads them, admins create, edit and delete them."""
 
@@ -56,10 +71,13 @@ class InstanceViewSet(ConsoleAPIView, viewsets.ModelViewSet[Instance]):
         return Instance.objects.select_related("host").prefetch_related("gpus")
 
     def perform_create(self, serializer: BaseSerializer[Instance]) -> None:
-        self.audit_target = serializer.save()
+        self.audit_target = instance = serializer.save()
+        probe_on_commit(instance.pk)
 
     def perform_update(self, serializer: BaseSerializer[Instance]) -> None:
-        self.audit_target = serializer.save()
+        self.audit_target = instance = serializer.save()
+        if PROBED_BY & set(serializer.validated_data):
+            probe_on_commit(instance.pk)
 
     def perform_destroy(self, instance: Instance) -> None:
         self.audit_target = instance

@@ -5,6 +5,13 @@ Every few seconds (a beat task) each instance that should be running is asked fo
 metric where the version has it (0.11.1+), because polling ``/is_sleeping`` writes an INFO
 line to the engine's log on every call in 0.8-0.17. Instances with a job in progress are
 left to their job; jobs stuck in ``running`` past their time limit are failed here.
+
+``stopped`` instances are asked too (issue 16): an engine registered by URL (adopted: the
+console did not launch it) starts ``stopped`` and becomes awake or sleeping as soon as it
+answers, with its version read and its served model checked. One that does not answer
+stays ``stopped``, which is all ``stopped`` means, for a launched or an adopted engine
+alike: nothing answers at its URL and the console knows of no reason one should. An
+engine that stops answering once seen is an ``error``, as before.
 """
 
 from __future__ import annotations
@@ -35,7 +42,10 @@ from engines.versions import features
 log = logging.getLogger(__name__)
 
 State = InstanceState
-WATCHED = [State.AWAKE, State.SLEEPING, State.ERROR, State.UNKNOWN]
+WATCHED = [State.STOPPED, State.AWAKE, State.SLEEPING, State.ERROR, State.UNKNOWN]
+# Where a row that lost track of its engine, or never saw it, comes from: the served model
+# is checked before such a row follows what the engine says.
+UNTRACKED = {State.STOPPED, State.ERROR, State.UNKNOWN}
 AGENT_LOST = "the host's agent restarted while this job ran; the engine's state is being re-read"
 WORKER_LOST = "the worker running this job was lost; the instance's state is being re-read"
 LEVEL_OF = {SleepState.WEIGHTS_OFFLOADED: 1, SleepState.DISCARD_ALL: 2}
@@ -48,33 +58,52 @@ class Observed:
     asleep: bool
     level: int | None
     version: str
+    models: tuple[str, ...] | None = None
 
 
-def observe(instance: Instance) -> Observed:
+def observe(instance: Instance, with_models: bool = False) -> Observed:
     client = engine_client(instance)
     try:
         client.health()
         version = client.version()
+        models = tuple(client.models()) if with_models else None
         if features(version).has_sleep_state_metric:
             state = client.metrics().sleep_state
             if state is not None:
-                return Observed(state != SleepState.AWAKE, LEVEL_OF.get(state), str(version))
-        return Observed(client.is_sleeping(), None, str(version))
+                asleep = state != SleepState.AWAKE
+                return Observed(asleep, LEVEL_OF.get(state), str(version), models)
+        return Observed(client.is_sleeping(), None, str(version), models)
     finally:
         client.close()
+
+
+def wrong_model(instance: Instance, seen: Observed) -> str | None:
+    """Why the engine at this URL is not the one registered, or None when it is."""
+    if seen.models is None or instance.served_model_name in seen.models:
+        return None
+    served = ", ".join(seen.models) or "no model"
+    return (
+        f"the engine at {instance.base_url} serves {served}, not {instance.served_model_name}: "
+        "correct the instance's served model name (or its URL)"
+    )
 
 
 def reconcile_instance(instance: Instance) -> str | None:
     """Correct one instance; returns what changed (for the log), or None."""
     try:
-        seen = observe(instance)
+        seen = observe(instance, with_models=instance.state in UNTRACKED)
     except UnsupportedByVersion:
         return None  # 0.7.x has no /is_sleeping: nothing to compare with
     except EngineError as error:
+        if instance.state == State.STOPPED:
+            return None  # nothing answers: stopped is what the row already says
         return _unreachable(instance, error)
     Instance.objects.filter(pk=instance.pk).update(
         last_seen=timezone.now(), vllm_version=seen.version
     )
+    mismatch = wrong_model(instance, seen)
+    if mismatch is not None:
+        return _misregistered(instance, mismatch)
     observed = State.SLEEPING if seen.asleep else State.AWAKE
     if instance.state == observed and (
         not seen.asleep or seen.level in (None, instance.sleep_level)
@@ -103,6 +132,23 @@ def _unreachable(instance: Instance, error: EngineError) -> str | None:
     ):
         return None
     EngineEvent.objects.create(instance=instance, kind="engine_unreachable", message=detail)
+    return detail
+
+
+def _misregistered(instance: Instance, detail: str) -> str | None:
+    if instance.state == State.ERROR:
+        if instance.state_detail == detail:
+            return None
+        moved = Instance.objects.filter(pk=instance.pk, state=State.ERROR).update(
+            state_detail=detail
+        )
+    else:
+        moved = transition(
+            instance.pk, {InstanceState(instance.state)}, State.ERROR, state_detail=detail
+        )
+    if not moved:
+        return None
+    EngineEvent.objects.create(instance=instance, kind="wrong_model", message=detail)
     return detail
 
 
@@ -150,10 +196,26 @@ def _fail_lost(jobs: QuerySet[Job], why: str) -> int:
     return sum(terminate(job_id, JobState.FAILED, why, doubt=why) for job_id in list(running))
 
 
-def reconcile_all() -> list[str]:
+def _idle_watched() -> QuerySet[Instance]:
     busy = Job.objects.filter(state__in=[JobState.QUEUED, JobState.RUNNING]).values("instance_id")
+    return Instance.objects.filter(state__in=WATCHED).exclude(pk__in=busy)
+
+
+def reconcile_one(instance_id: int) -> str | None:
+    """One instance at once (issue 16: a newly registered engine is probed on commit rather
+    than at the next round), unless a job is moving it."""
+    instance = _idle_watched().filter(pk=instance_id).first()
+    if instance is None:
+        return None
+    change = reconcile_instance(instance)
+    if change:
+        log.info("reconcile %s: %s", instance.name, change)
+    return change
+
+
+def reconcile_all() -> list[str]:
     changes = []
-    for instance in Instance.objects.filter(state__in=WATCHED).exclude(pk__in=busy):
+    for instance in _idle_watched():
         change = reconcile_instance(instance)
         if change:
             log.info("reconcile %s: %s", instance.name, change)

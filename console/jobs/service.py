@@ -68,7 +68,10 @@ def check_state(instance: Instance, kind: str) -> None:
         wanted = " or ".join(sorted(allowed))
         raise JobRefusedError(f"{instance.name} is {instance.state}: {kind} needs it {wanted}")
     if kind == JobKind.STOP and not instance.pid:
-        raise JobRefusedError(f"{instance.name} was not launched by the console: nothing to stop")
+        raise JobRefusedError(
+            f"{instance.name} was not launched by the console (registered by URL): it has no "
+            "process of the console's to stop; stop the engine where it runs"
+        )
 
 
 def check_host_online(instance: Instance, kind: str) -> None:
@@ -95,7 +98,10 @@ def queue_for(job: Job) -> str:
     if job.kind in HOST_KINDS:
         host = job.instance.host
         if host is None:
-            raise JobRefusedError(f"{job.instance.name} has no host: cannot {job.kind} it")
+            raise JobRefusedError(
+                f"{job.instance.name} has no host, so no launch spec: the console cannot "
+                f"{job.kind} it (registered by URL); start or stop the engine where it runs"
+            )
         return f"host.{host.name}"
     return "control"
 

@@ -61,6 +61,9 @@ _CORRECTIONS = {
     for observed in (S.AWAKE, S.SLEEPING, S.STOPPED, S.STARTING)
     if source != observed
 } | {(S.AWAKE, S.SLEEPING), (S.SLEEPING, S.AWAKE)}
+# Issue 16: an engine found answering at a stopped instance's URL (one registered by URL,
+# adopted rather than launched) is taken as it is.
+_CORRECTIONS |= {(S.STOPPED, S.AWAKE), (S.STOPPED, S.SLEEPING)}
 
 TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
     _OPERATIONS | {(state, S.STOPPING) for state in _STOPPABLE} | _FAILURES | _CORRECTIONS
@@ -78,7 +81,8 @@ class Instance(models.Model):
     - sleeping -> waking -> awake (wake), waking -> sleeping when the wake was refused;
     - any state -> error or unknown (``state_detail`` says why);
     - error/unknown -> awake, sleeping, stopped or starting, and awake <-> sleeping: the
-      reconcile loop correcting the row to what the engine reports.
+      reconcile loop correcting the row to what the engine reports; stopped -> awake or
+      sleeping: an engine found answering at its URL (adopted, issue 16).
 
     ``sleep_level`` is set exactly while sleeping (a database constraint holds it).
     ``api_key`` and ``launch_env`` are secrets: write-only in the API, never logged.

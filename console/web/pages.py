@@ -14,6 +14,7 @@ from django.views.generic import DetailView, ListView, TemplateView
 from console.models import AuditEntry, EngineEvent, Gpu, Host, Instance, Job
 from console.roles import Action, can
 from console.web.events import BLANK_EVENT, EventRow
+from console.web.evidence import evidence_lines
 from console.web.rows import InstanceRow
 from console.web.views import ConsolePageMixin
 
@@ -46,6 +47,7 @@ class InstanceView(ConsolePageMixin, InstanceDetailView):
             blank_job=Job(state=""),
             blank_event=BLANK_EVENT,
             can_operate=can(self.request.user, Action.SLEEP),
+            evidence=evidence_lines(instance),
             jobs=Job.objects.filter(instance=instance).select_related("requested_by")[:RECENT_JOBS],
             events=[
                 EventRow.of(event)
