@@ -15,7 +15,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from console.gateway.app import GatewayApp  # noqa: E402
 from console.realtime.routing import websocket_urlpatterns  # noqa: E402
 
-# Gateway (issue 6): the OpenAI-compatible /v1/ surface skips Django's request cycle.
+# The gateway: the OpenAI-compatible /v1/ surface skips Django's request cycle.
 gateway = GatewayApp()
 
 

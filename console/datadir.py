@@ -1,4 +1,4 @@
-"""The data dir is private to the user running the console (issue 15 item 3).
+"""The data dir is private to the user running the console.
 
 It holds the SQLite database (users, password hashes, sessions, engine API keys), the
 secret key, the embedded Redis' socket and dump, and the logs. Every console process

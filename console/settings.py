@@ -124,7 +124,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                # Issue 15 item 16: the banner naming services that keep failing.
+                # The banner naming services that keep failing: the console stays up
+                # around a crash-looping one, so it must say so on every page.
                 "console.runner.service_status.failing_services",
             ],
         },
@@ -152,7 +153,7 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every star
 WHITENOISE_USE_FINDERS = True
 
 SESSION_COOKIE_HTTPONLY = True
-# Issue 15 item 12. A production console runs behind a TLS proxy: it takes the proxy's
+# A production console runs behind a TLS proxy: it takes the proxy's
 # "X-Forwarded-Proto: https" as an HTTPS request (the proxy must set it and drop a
 # client's), redirects plain HTTP to HTTPS, and sends HSTS with HTTPS answers.
 TLS_PROXY = env.boolean("CONSOLE_TLS_PROXY", PRODUCTION)
@@ -186,7 +187,7 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [csp.NONE],
     }
 }
-# Django's 403 page, audited (issue 15 item 10: refused forms left no trace).
+# Django's 403 page, audited: without it a refused form would leave no trace.
 CSRF_FAILURE_VIEW = "console.web.csrf.csrf_failure"
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
@@ -198,7 +199,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "EXCEPTION_HANDLER": "console.api.errors.exception_handler",
-    # JSON nested past 32 levels is a 400, not a RecursionError's 500 (issue 15, item 6).
+    # JSON nested past 32 levels is a 400, not a RecursionError's 500 (console.jsondepth).
     "DEFAULT_PARSER_CLASSES": [
         "console.api.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
@@ -209,8 +210,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
 }
-# REST tokens are stored as SHA-512 digests (issue 15 item 3) and sent as before,
-# "Authorization: Token <key>"; they last until reissued (manage.py issue_token).
+# REST tokens are stored as SHA-512 digests (a copied database holds no usable token) and
+# sent as "Authorization: Token <key>"; they last until reissued (manage.py issue_token).
 REST_KNOX = {"TOKEN_TTL": None, "AUTO_REFRESH": False, "AUTH_HEADER_PREFIX": "Token"}
 SPECTACULAR_SETTINGS = {
     "TITLE": "vLLM Console API",
@@ -248,7 +249,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # Engines: the console's view of vLLM.
 ENGINE_HTTP_TIMEOUT = env.number("CONSOLE_ENGINE_TIMEOUT", 10.0, minimum=0.1)
-# Issue 15 item 14: where instances' base URLs may point (console.engine_addresses).
+# Where instances' base URLs may point: the console sends them the engine's API key, so
+# not to another local service such as Redis or PostgreSQL (console.engine_addresses).
 CONSOLE_ENGINE_PORTS = parse_ports(
     "CONSOLE_ENGINE_PORTS", env.string("CONSOLE_ENGINE_PORTS", DEFAULT_ENGINE_PORTS)
 )
@@ -263,7 +265,7 @@ CONSOLE_HOST_RAM_HEADROOM_GIB = env.number("CONSOLE_HOST_RAM_HEADROOM_GIB", 4.0,
 # power-of-two rounding: 1.143 measured for Llama-3-8B's tensors); later ones are measured.
 CONSOLE_PINNED_BACKUP_FACTOR = env.number("CONSOLE_PINNED_BACKUP_FACTOR", 1.15, minimum=1.0)
 CONSOLE_RECONCILE_SECONDS = env.number("CONSOLE_RECONCILE_SECONDS", 5.0, minimum=0.5)
-# Gateway (issue 6): how long /v1 requests wait for a wake, how many may wait per model,
+# Gateway: how long /v1 requests wait for a wake, how many may wait per model,
 # how long a sleep waits for requests in flight, how often the idle policy looks.
 CONSOLE_GATEWAY_HOLD_SECONDS = env.number("CONSOLE_GATEWAY_HOLD_SECONDS", 120.0, minimum=0.1)
 CONSOLE_GATEWAY_MAX_HELD = env.integer("CONSOLE_GATEWAY_MAX_HELD", 256, minimum=1)
@@ -286,7 +288,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": "control", "expires": CONSOLE_GATEWAY_IDLE_CHECK_SECONDS * 2},
     },
 }
-# History and live data (issue 5): raw 1-s samples are kept this long, then only their
+# History and live data: raw 1-s samples are kept this long, then only their
 # minute and hour rollups; the link bandwidth that wake efficiency is measured against
 # (pinned host -> device on PCIe Gen5 x16); the console's own /metrics is open only when
 # CONSOLE_METRICS_PUBLIC=1, else it needs "Authorization: Bearer <CONSOLE_METRICS_TOKEN>".

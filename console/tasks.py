@@ -31,7 +31,7 @@ def reconcile_instances() -> None:
 
 @shared_task(ignore_result=True, expires=30)
 def reconcile_instance(instance_id: int) -> None:
-    """Issue 16: an instance registered or re-addressed is probed at once."""
+    """Probe an instance registered or re-addressed at once, not at the next round."""
     reconcile.reconcile_one(instance_id)
 
 

@@ -1,4 +1,4 @@
-"""The API's JSON parser: DRF's, with nesting bounded (issue 15, item 6).
+"""The API's JSON parser: DRF's, with nesting bounded.
 
 DRF's ``JSONParser`` turns ``ValueError`` into a 400 but not the RecursionError of a very
 deeply nested body, which became a 500 without an audit entry. No API body needs more

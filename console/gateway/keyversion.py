@@ -1,4 +1,4 @@
-"""Tell every web process at once that inference keys changed (issue 15, item 8).
+"""Tell every web process at once that inference keys changed.
 
 Each change to a key (issued, revoked, edited, deleted) writes a new random token to one
 Redis key once it commits. The gateway reads that token on every request, in the round

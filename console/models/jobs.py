@@ -127,6 +127,6 @@ def transition_job(
     elif to in FINISHED:
         fields.setdefault("finished_at", now)
     moved = conditional_update(Job, job_id, expected, state=to, **fields)
-    if moved:  # Live data (issue 5): every job move reaches the pages (realtime.notify).
+    if moved:  # Every job move reaches the pages (realtime.notify).
         job_state_changed.send(sender=Job, job_id=job_id)
     return moved

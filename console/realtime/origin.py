@@ -1,4 +1,4 @@
-"""Websocket Origin check by scheme, host and port (issue 15 item 9).
+"""Websocket Origin check by scheme, host and port.
 
 Channels' ``AllowedHostsOriginValidator`` compares the Origin's host name with
 ``ALLOWED_HOSTS`` only: ``http://localhost:9999`` (any local service a browser visits)
