@@ -91,10 +91,10 @@ def held_bytes(instance: Instance, sample: MemorySample | None) -> int:
     return share.residue
 
 
-def gpu_room(gpu: Gpu, excluding: Instance) -> GpuMemory:
-    """The GPU as the ledger sees it without ``excluding``: ``used_bytes`` what is held,
-    ``reserved_bytes`` what wakes and launches in flight were promised."""
-    sample = newest_sample(gpu=gpu)
+def gpu_room(gpu: Gpu, excluding: Instance, sample: MemorySample | None) -> GpuMemory:
+    """The GPU as the ledger sees it without ``excluding``, from its newest ``sample``:
+    ``used_bytes`` what is held, ``reserved_bytes`` what wakes and launches in flight were
+    promised."""
     others = Instance.objects.filter(gpus=gpu).exclude(pk=excluding.pk).prefetch_related("gpus")
     outside = 0
     if sample is not None:
@@ -121,8 +121,11 @@ def sleep_relief(instance: Instance, gpu: GpuMemory) -> int:
 def wake_room(instance: Instance) -> tuple[int, list[GpuMemory]]:
     """What the instance needs per GPU to be awake, and each of its GPUs' room without it."""
     gpus = list(instance.gpus.all())
-    need = max((footprint(instance, newest_sample(gpu=g)).awake for g in gpus), default=0)
-    return need, [gpu_room(gpu, instance) for gpu in gpus]
+    samples = [newest_sample(gpu=gpu) for gpu in gpus]
+    need = max((footprint(instance, sample).awake for sample in samples), default=0)
+    return need, [
+        gpu_room(gpu, instance, sample) for gpu, sample in zip(gpus, samples, strict=True)
+    ]
 
 
 def launch_room(instance: Instance) -> tuple[int, list[GpuMemory]]:
@@ -132,7 +135,7 @@ def launch_room(instance: Instance) -> tuple[int, list[GpuMemory]]:
     need = need_per_gpu_bytes(instance)
     if instance.gpu_memory_utilization and gpus:
         need = max(need, int(instance.gpu_memory_utilization * min(g.total_bytes for g in gpus)))
-    return need, [gpu_room(gpu, instance) for gpu in gpus]
+    return need, [gpu_room(gpu, instance, newest_sample(gpu=gpu)) for gpu in gpus]
 
 
 def _lock(gpu_ids: Iterable[int]) -> None:
