@@ -31,7 +31,7 @@ from console.models import (
     transition,
 )
 from console.realtime import notify
-from console.realtime.events import Event
+from console.realtime.messages import Event
 from console.realtime.publisher import publish
 from engines.launcher import Launcher
 from engines.launcher.logfiles import last_lines, redact_secrets

@@ -9,7 +9,7 @@ from rest_framework.routers import SimpleRouter
 from console.api.actions import ACTION_VIEWS, CancelJobView
 from console.api.base import AUTHENTICATION
 from console.api.errors import NOT_FOUND_ROUTE, not_found
-from console.api.keys import InferenceKeyViewSet
+from console.api.inference_keys import InferenceKeyViewSet
 from console.api.views import AuditViewSet, HostViewSet, InstanceViewSet, JobViewSet, MeView
 from console.roles import Action, RolePermission, role_required
 

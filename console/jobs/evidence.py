@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from console.gates.drain import inflight_count, sync_redis
 from console.jobs.capacity import weights_bytes
-from console.jobs.engine import engine_client
+from console.jobs.engine_calls import engine_client
 from console.jobs.fit import GIB
 from console.models import (
     EngineEvent,

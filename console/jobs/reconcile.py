@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from console.jobs.engine import engine_client
+from console.jobs.engine_calls import engine_client
 from console.jobs.lifecycle import terminate
 from console.jobs.service import HOST_KINDS
 from console.models import (

@@ -22,7 +22,7 @@ from django.utils import timezone
 from console.gates.drain import DrainRefusedError, close_and_drain
 from console.jobs import fit, ledger
 from console.jobs.capacity import engine_rss_bytes, host_ram_figures
-from console.jobs.engine import engine_client, with_retries
+from console.jobs.engine_calls import engine_client, with_retries
 from console.jobs.lifecycle import doubt_instance
 from console.jobs.moves import move
 from console.jobs.outcome import JobOutcome

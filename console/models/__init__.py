@@ -1,11 +1,12 @@
 """The console's data model: hosts, GPUs, instances, jobs, events, samples, audit, keys."""
 
 from console.models.audit import AuditEntry, AuditEntryImmutableError, Outcome
-from console.models.events import EngineEvent, MemorySample, Resolution, Subject
+from console.models.events import EngineEvent
 from console.models.gateway import GatewaySample, InferenceKey
 from console.models.hosts import HEARTBEAT_STALE_AFTER, Gpu, Host
 from console.models.instances import TRANSITIONS, Instance, InstanceState, transition
 from console.models.jobs import JOB_TRANSITIONS, Job, JobKind, JobState, transition_job
+from console.models.samples import MemorySample, Resolution, Subject
 from console.models.transitions import IllegalTransitionError
 
 __all__ = [

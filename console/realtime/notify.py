@@ -19,7 +19,7 @@ from django.dispatch import receiver
 from console.models import EngineEvent, Host, Instance, Job, MemorySample, Subject
 from console.models.signals import instance_state_changed, job_state_changed
 from console.realtime import payloads
-from console.realtime.events import Event
+from console.realtime.messages import Event
 from console.realtime.publisher import publish, submit
 from engines.launcher.logfiles import redact_secrets
 

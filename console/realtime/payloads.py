@@ -7,7 +7,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from console.models import EngineEvent, Gpu, Host, Instance, Job, MemorySample
-from console.realtime.events import (
+from console.realtime.messages import (
     EngineEventMessage,
     GpuPayload,
     GpuSample,

@@ -26,7 +26,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import close_old_connections
 
-from console.realtime.events import Event
+from console.realtime.messages import Event
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from console.models import Gpu, Host, Instance, Job
 from console.realtime import payloads
-from console.realtime.events import Snapshot
+from console.realtime.messages import Snapshot
 
 RECENT_JOBS = 20
 

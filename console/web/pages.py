@@ -13,7 +13,7 @@ from django.views.generic import DetailView, ListView, TemplateView
 
 from console.models import AuditEntry, EngineEvent, Gpu, Host, Instance, Job
 from console.roles import Action, can
-from console.web.events import BLANK_EVENT, EventRow
+from console.web.event_rows import BLANK_EVENT, EventRow
 from console.web.evidence import evidence_lines
 from console.web.rows import InstanceRow
 from console.web.views import ConsolePageMixin

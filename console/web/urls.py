@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from console.web.keys import KeysView, RevokeKeyView
+from console.web.inference_keys import KeysView, RevokeKeyView
 from console.web.pages import AuditView, HistoryView, InstanceView
 from console.web.views import DashboardView, LoginView, LogoutView
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from console.jobs.engine import with_retries
+from console.jobs.engine_calls import with_retries
 from engines.errors import EngineBadRequest, EngineUnreachable
 
 

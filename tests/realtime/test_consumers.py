@@ -14,7 +14,7 @@ from django.test import Client
 from console.models import Instance, InstanceState, Job, JobKind
 from console.realtime import payloads
 from console.realtime.consumers import ConsoleConsumer
-from console.realtime.events import GpuSample, InstanceStateEvent
+from console.realtime.messages import GpuSample, InstanceStateEvent
 from console.realtime.publisher import apublish
 from tests.console.conftest import create_host, create_instance, create_user
 from tests.realtime.conftest import session_cookie, websocket

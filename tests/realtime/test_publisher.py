@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 
-from console.realtime.events import Event, LogLine
+from console.realtime.messages import Event, LogLine
 from console.realtime.publisher import CONSOLE_GROUP, batches, flush, group_of, publish
 from tests.realtime.conftest import session_cookie, websocket
 from tests.realtime.test_consumers import connected, gpu_event
