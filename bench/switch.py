@@ -140,13 +140,17 @@ def engine_state(console: Console, name: str) -> tuple[str, int | None]:
 
 
 def settle(console: Console) -> None:
-    """Wait until no job runs and every row agrees with its engine."""
+    """Wait until no job runs or gathers evidence, and every row agrees with its engine."""
 
     def agreed() -> bool:
         console.refresh()
-        jobs = console.api.get("/api/jobs/", params={"state": "running"}).json()
-        running = jobs.get("count", 0) if isinstance(jobs, dict) else len(jobs)
-        return not running and all(
+        jobs = console.api.get("/api/jobs/").json()
+        jobs = jobs.get("results", jobs) if isinstance(jobs, dict) else jobs
+        # A job's evidence is gathered after it ends, its first-request probe included: a
+        # direct round must not put the engine to sleep under that probe (vLLM 0.11 dies).
+        busy = [j for j in jobs if j["state"] in ("queued", "running")
+                or (j.get("outcome_detail") or {}).get("evidence") == "pending"]  # fmt: skip
+        return not busy and all(
             console.state(name)[0] == engine_state(console, name)[0] for name in console.instances
         )
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 from redis import Redis
@@ -63,6 +65,25 @@ def close_gate(redis: Redis, prefix: str, instance_id: int, expire_seconds: int)
 
 def inflight_count(redis: Redis, prefix: str, instance_id: int) -> int:
     return int(redis.eval(scripts.COUNT_INFLIGHT, 1, redis_keys.inflight(prefix, instance_id)))
+
+
+@contextmanager
+def probe_admitted(instance_id: int, lease_seconds: float = 60.0) -> Iterator[bool]:
+    """Whether the console may send the engine a request of its own now (True while no
+    sleep and no other request is in flight), marked in flight like a gateway request for
+    as long as the block runs, so that a sleep starting meanwhile waits for it: vLLM
+    <=0.16 dies when a request takes a step during a sleep (vLLM #28714)."""
+    config = GatewayConfig.from_settings()
+    redis = sync_redis(config.redis_url)
+    inflight = redis_keys.inflight(config.redis_prefix, instance_id)
+    gate = redis_keys.gate(config.redis_prefix, instance_id)
+    probe_id = f"console-probe:{secrets.token_hex(8)}"
+    admitted = bool(redis.eval(scripts.ADMIT_PROBE, 2, gate, inflight, probe_id, lease_seconds))
+    try:
+        yield admitted
+    finally:
+        if admitted:
+            redis.zrem(inflight, probe_id)
 
 
 def close_and_drain(instance: Instance, config: GatewayConfig | None = None) -> None:

@@ -23,6 +23,21 @@ return 1
 """
 )
 
+# KEYS: gate, inflight. ARGV: request id, lease seconds. The console's own probe of an
+# engine: admitted only while no sleep is in flight and no other request is, marked in
+# flight like a gateway request (a sleep's drain waits for it), and not counted as
+# activity by the idle policy. 1 = admitted; 0 = not now.
+ADMIT_PROBE = (
+    _NOW
+    + """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('ZCARD', KEYS[2]) > 0 then return 0 end
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
+return 1
+"""
+)
+
 # KEYS: gate keys; ARGV: the episode (microseconds) each instance is awake since.
 # A gate closed during an earlier awake stretch is stale: the sleep that closed it is over.
 # Episodes are the row's state_changed_at, written by the workers and agents: a later

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from console.gates.drain import inflight_count, sync_redis
+from console.gates.drain import probe_admitted
 from console.jobs.capacity import weights_bytes
 from console.jobs.engine_calls import engine_client
 from console.jobs.fit import GIB
@@ -195,21 +195,25 @@ def wake_figures(events: Sequence[EngineEvent], step: dict[str, Any]) -> dict[st
 
 
 def first_request_seconds(instance: Instance) -> float | None:
-    """The latency of a one-token completion, measured only while the engine serves no
-    gateway request: the console's own probe must not queue beside its users' requests."""
+    """The latency of a one-token completion after a full wake.
+
+    Sent only through the gate, as the gateway's requests are: never while a sleep is under
+    way (a request during a sleep kills vLLM <=0.16), never beside users' requests (the
+    console's probe must not queue with them, nor be what they wait for); else None.
+    """
     instance.refresh_from_db(fields=["state"])
     if instance.state != InstanceState.AWAKE:
         return None
-    redis = sync_redis(settings.REDIS_URL)
-    if inflight_count(redis, settings.REDIS_PREFIX, instance.pk) > 0:
-        return None
-    client = engine_client(instance)
-    try:
-        return round(client.warmup(), 3)
-    except EngineError:
-        return None
-    finally:
-        client.close()
+    with probe_admitted(instance.pk) as admitted:
+        if not admitted:
+            return None
+        client = engine_client(instance)
+        try:
+            return round(client.warmup(), 3)
+        except EngineError:
+            return None
+        finally:
+            client.close()
 
 
 def step_evidence(step: dict[str, Any]) -> dict[str, Any]:

@@ -133,3 +133,38 @@ def test_a_drain_rides_through_a_redis_restart(instance: Instance, tmp_path: Pat
         assert Redis(port=port).exists(redis_keys.gate(PREFIX, instance.pk)), (
             "closed on the new one"
         )
+
+
+def test_the_consoles_probe_is_not_sent_while_a_sleep_holds_the_gate(
+    instance: Instance, clean_gateway_keys: Redis
+) -> None:
+    drain.close_gate(clean_gateway_keys, PREFIX, instance.pk, 60)
+    with drain.probe_admitted(instance.pk) as admitted:
+        assert not admitted
+    assert drain.inflight_count(clean_gateway_keys, PREFIX, instance.pk) == 0
+
+
+def test_the_consoles_probe_is_not_sent_beside_a_users_request(
+    instance: Instance, clean_gateway_keys: Redis
+) -> None:
+    mark_in_flight(clean_gateway_keys, instance)
+    with drain.probe_admitted(instance.pk) as admitted:
+        assert not admitted
+    assert not clean_gateway_keys.exists(redis_keys.last_request(PREFIX, instance.pk)), (
+        "a probe is no activity for the idle policy"
+    )
+
+
+def test_a_sleep_waits_for_the_consoles_probe_in_flight(
+    instance: Instance, clean_gateway_keys: Redis
+) -> None:
+    drained = threading.Event()
+    with drain.probe_admitted(instance.pk) as admitted:
+        assert admitted
+        sleeper = threading.Thread(
+            target=lambda: (close_and_drain(instance, config(5)), drained.set())
+        )
+        sleeper.start()
+        assert not drained.wait(0.3), "the drain waits while the probe is in flight"
+    assert drained.wait(5), "and goes on once it is answered"
+    sleeper.join()
