@@ -126,7 +126,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 # The banner naming services that keep failing: the console stays up
                 # around a crash-looping one, so it must say so on every page.
-                "console.runner.service_status.failing_services",
+                "console.services.service_status.failing_services",
             ],
         },
     },

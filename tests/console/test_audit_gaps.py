@@ -11,7 +11,7 @@ from console.jobs.service import JobRefusedError
 from console.models import AuditEntry, Instance, InstanceState, JobKind, Outcome
 from console.models.gateway import InferenceKey
 from console.roles import Role
-from console.runner.demo import register_demo_instances, request_demo_job
+from console.services.demo import register_demo_instances, request_demo_job
 from console.web.csrf import CSRF_ACTION
 from tests.console.conftest import ClientFactory, create_host, create_user
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from console.runner.supervisor import Child, FailingChild, RestartPolicy, Supervisor
+from console.services.supervisor import Child, FailingChild, RestartPolicy, Supervisor
 
 FAST = RestartPolicy(limit=2, first_delay=0.1, max_delay=0.2, stable_after=30)
 

@@ -18,7 +18,7 @@ import pytest
 from pytest_django import DjangoDbBlocker
 
 from console.gateway.request import MAX_HEADER_BYTES, MAX_HEADERS
-from console.runner.up import UpOptions, web_child
+from console.services.up import UpOptions, web_child
 from tests.gateway.conftest import bearer
 from tests.support.console import console_process
 from tests.support.emulator import free_port

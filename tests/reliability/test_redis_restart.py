@@ -25,8 +25,8 @@ import pytest
 from console.celery import app
 from console.models import Instance, InstanceState, Job, JobKind, JobState
 from console.models.gateway import InferenceKey
-from console.runner.supervisor import Supervisor
-from console.runner.up import worker_child
+from console.services.supervisor import Supervisor
+from console.services.up import worker_child
 from console.tasks import run_job
 from tests.gateway.conftest import post_completion, run_gateway
 from tests.jobs.conftest import wait_finished

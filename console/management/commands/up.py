@@ -1,4 +1,4 @@
-"""``manage.py up``: the whole console on one machine (see console.runner.up)."""
+"""``manage.py up``: the whole console on one machine (see console.services.up)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from console.runner.redis import EmbeddedRedisError
-from console.runner.up import UpError, UpOptions, run
+from console.services.redis import EmbeddedRedisError
+from console.services.up import UpError, UpOptions, run
 
 
 class Command(BaseCommand):

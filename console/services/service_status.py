@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
-from console.runner.supervisor import FailingChild
+from console.services.supervisor import FailingChild
 
 STATUS_FILE_NAME = "failing-services.json"
 

@@ -17,10 +17,10 @@ from django.core.management import call_command
 
 from console.jobs.process import launcher
 from console.models import Instance, InstanceState
-from console.runner.demo import SIM_GPU_GIB, start_demo
-from console.runner.redis import find_redis_server, redis_argv, wait_until_answering
-from console.runner.service_status import status_path, write_failing
-from console.runner.supervisor import Child, Supervisor
+from console.services.demo import SIM_GPU_GIB, start_demo
+from console.services.redis import find_redis_server, redis_argv, wait_until_answering
+from console.services.service_status import status_path, write_failing
+from console.services.supervisor import Child, Supervisor
 from engines.probes import NvmlProbe
 
 log = logging.getLogger(__name__)
