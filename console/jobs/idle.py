@@ -44,8 +44,9 @@ _DEEPEN_MARK_SECONDS = 300
 
 
 @dataclass(frozen=True)
-class Clock:
-    """Now on both clocks: Redis's (request times) and this process's (state times)."""
+class GatewayActivity:
+    """The gateway's marks in Redis (last request, deepen marks), read against Redis's own
+    now: request times come from Redis's clock, state times from this process's."""
 
     redis: Redis
     prefix: str
@@ -60,19 +61,19 @@ class Clock:
         return float(mark) if mark is not None else None
 
 
-def idle_seconds(instance: Instance, clock: Clock) -> float:
+def idle_seconds(instance: Instance, activity: GatewayActivity) -> float:
     in_state = (timezone.now() - instance.state_changed_at).total_seconds()
-    return min(in_state, clock.since_request(instance.pk))
+    return min(in_state, activity.since_request(instance.pk))
 
 
-def decide(instance: Instance, clock: Clock) -> tuple[str, int] | None:
+def decide(instance: Instance, activity: GatewayActivity) -> tuple[str, int] | None:
     """What to ask for now: ``("sleep", level)``, ``("wake", 0)`` (to deepen) or nothing."""
     t1, t2 = instance.idle_sleep_l1_seconds, instance.idle_sleep_l2_seconds
     if instance.state == State.AWAKE:
-        mark = clock.deepen_mark(instance.pk)
-        if mark is not None and clock.since_request(instance.pk) >= clock.redis_now - mark:
+        mark = activity.deepen_mark(instance.pk)
+        if mark is not None and activity.since_request(instance.pk) >= activity.redis_now - mark:
             return ("sleep", 2)
-        idle = idle_seconds(instance, clock)
+        idle = idle_seconds(instance, activity)
         if t1 and idle >= t1:
             return ("sleep", 1)
         if not t1 and t2 and idle >= t2:
@@ -82,18 +83,18 @@ def decide(instance: Instance, clock: Clock) -> tuple[str, int] | None:
         and instance.sleep_level == 1
         and t1
         and t2
-        and idle_seconds(instance, clock) >= t2
+        and idle_seconds(instance, activity) >= t2
     ):
         return ("wake", 0)
     return None
 
 
-def _busy(instance: Instance, clock: Clock) -> bool:
-    held = clock.redis.zcard(redis_keys.held(clock.prefix, instance.served_model_name))
-    return bool(held) or inflight_count(clock.redis, clock.prefix, instance.pk) > 0
+def _busy(instance: Instance, activity: GatewayActivity) -> bool:
+    held = activity.redis.zcard(redis_keys.held(activity.prefix, instance.served_model_name))
+    return bool(held) or inflight_count(activity.redis, activity.prefix, instance.pk) > 0
 
 
-def _ask(instance: Instance, action: str, level: int, clock: Clock) -> str | None:
+def _ask(instance: Instance, action: str, level: int, activity: GatewayActivity) -> str | None:
     params = {"level": level} if action == "sleep" else {}
     kind = JobKind.SLEEP if action == "sleep" else JobKind.WAKE
     try:
@@ -101,11 +102,11 @@ def _ask(instance: Instance, action: str, level: int, clock: Clock) -> str | Non
     except (JobConflictError, JobRefusedError) as why:
         log.info("idle policy left %s alone: %s", instance.name, why)
         return None
-    deepen = redis_keys.deepen(clock.prefix, instance.pk)
+    deepen = redis_keys.deepen(activity.prefix, instance.pk)
     if action == "wake":
-        clock.redis.set(deepen, f"{clock.redis_now:.3f}", ex=_DEEPEN_MARK_SECONDS)
+        activity.redis.set(deepen, f"{activity.redis_now:.3f}", ex=_DEEPEN_MARK_SECONDS)
     else:
-        clock.redis.delete(deepen)
+        activity.redis.delete(deepen)
     return f"{instance.name}: {action}" + (f" level {level}" if action == "sleep" else " to deepen")
 
 
@@ -113,7 +114,7 @@ def run_idle_policy(config: GatewayConfig | None = None) -> list[str]:
     """One round over every instance with an idle policy; returns what it asked for."""
     config = config or GatewayConfig.from_settings()
     redis = sync_redis(config.redis_url)
-    clock = Clock(redis, config.redis_prefix, float(redis.eval(scripts.NOW, 0)))
+    activity = GatewayActivity(redis, config.redis_prefix, float(redis.eval(scripts.NOW, 0)))
     busy_ids = Job.objects.filter(state__in=ACTIVE_STATES).values("instance_id")
     candidates = (
         Instance.objects.filter(state__in=[State.AWAKE, State.SLEEPING], pinned_awake=False)
@@ -122,10 +123,10 @@ def run_idle_policy(config: GatewayConfig | None = None) -> list[str]:
     )
     asked = []
     for instance in candidates:
-        decision = decide(instance, clock)
-        if decision is None or _busy(instance, clock):
+        decision = decide(instance, activity)
+        if decision is None or _busy(instance, activity):
             continue
-        outcome = _ask(instance, *decision, clock)
+        outcome = _ask(instance, *decision, activity)
         if outcome:
             asked.append(outcome)
     return asked
