@@ -159,11 +159,14 @@ def test_a_sleep_waits_for_the_consoles_probe_in_flight(
     instance: Instance, clean_gateway_keys: Redis
 ) -> None:
     drained = threading.Event()
+
+    def sleep_side() -> None:
+        close_and_drain(instance, config(5))
+        drained.set()
+
     with drain.probe_admitted(instance.pk) as admitted:
         assert admitted
-        sleeper = threading.Thread(
-            target=lambda: (close_and_drain(instance, config(5)), drained.set())
-        )
+        sleeper = threading.Thread(target=sleep_side)
         sleeper.start()
         assert not drained.wait(0.3), "the drain waits while the probe is in flight"
     assert drained.wait(5), "and goes on once it is answered"
