@@ -61,6 +61,33 @@ def job_rows(jobs: list[dict[str, Any]]) -> list[str]:
     return rows
 
 
+def memory_rows(jobs: list[dict[str, Any]]) -> list[str]:
+    """Sleeps: NVML's drop against the log's "Sleep mode freed"; host shared memory's growth
+    against what was backed up (pinned backups show as shared memory)."""
+    rows = [
+        "| job | log freed GiB | NVML freed GiB | diff | backed up GiB | host shared +GiB "
+        "| ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for entry in jobs:
+        freed = _logged(entry, "sleep_freed", "freed_gib")
+        before, after = entry.get("nvml_used_before"), entry.get("nvml_used_after")
+        if freed is None or before is None or after is None or entry["job"]["kind"] != "sleep":
+            continue
+        nvml = (before - after) / GIB
+        backed = _logged(entry, "cumem_freed", "backed_up_gib")
+        grew = None
+        if entry.get("host_shared_after") is not None and entry.get("host_shared_before"):
+            grew = (entry["host_shared_after"] - entry["host_shared_before"]) / GIB
+        ratio = f"{grew / backed:.2f}" if grew is not None and backed else "-"
+        shared = "-" if grew is None else f"{grew:+.2f}"
+        rows.append(
+            f"| {entry['label']} | {freed:.2f} | {nvml:.2f} | {_pct(nvml, freed)} | {backed} "
+            f"| {shared} | {ratio} |"
+        )
+    return rows
+
+
 def switch_summary(jobs: list[dict[str, Any]]) -> str:
     added = [
         entry["added_ms_vs_engine_log"]
@@ -90,6 +117,8 @@ def main() -> int:
 
         jobs = [job_summary(entry) for entry in jobs]
     print("\n".join(job_rows(jobs)))
+    print()
+    print("\n".join(memory_rows(jobs)))
     print()
     print(switch_summary(jobs))
     for held in run.get("gateway") or []:
