@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from celery import current_app
@@ -51,6 +52,11 @@ PROBED_BY = {"base_url", "served_model_name", "api_key"}
 RECONCILE_TASK = "console.tasks.reconcile_instance"
 
 
+def probed_fields(changed: Mapping[str, Any]) -> bool:
+    """Whether a change may make another engine answer, or the same one be judged again."""
+    return bool(PROBED_BY & set(changed))
+
+
 def probe_on_commit(instance_id: int) -> None:
     """Ask the engine at once (an adopted one need not wait for the next reconcile round)."""
     # Sent by name: ``console.tasks`` imports the jobs, which the API imports.
@@ -76,7 +82,7 @@ class InstanceViewSet(ConsoleAPIView, viewsets.ModelViewSet[Instance]):
 
     def perform_update(self, serializer: BaseSerializer[Instance]) -> None:
         self.audit_target = instance = serializer.save()
-        if PROBED_BY & set(serializer.validated_data):
+        if probed_fields(serializer.validated_data):
             probe_on_commit(instance.pk)
 
     def perform_destroy(self, instance: Instance) -> None:

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from console.web.inference_keys import KeysView, RevokeKeyView
+from console.web.instance_forms import DeleteInstanceView, InstanceFormView
 from console.web.pages import AuditView, HistoryView, InstanceView
 from console.web.views import DashboardView, LoginView, LogoutView
 
@@ -10,7 +11,10 @@ urlpatterns = [
     path("", DashboardView.as_view(), name="dashboard"),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
+    path("instances/new/", InstanceFormView.as_view(), name="instance-new"),
     path("instances/<int:pk>/", InstanceView.as_view(), name="instance"),
+    path("instances/<int:pk>/edit/", InstanceFormView.as_view(), name="instance-edit"),
+    path("instances/<int:pk>/delete/", DeleteInstanceView.as_view(), name="instance-delete"),
     path("history/", HistoryView.as_view(), name="history"),
     path("audit/", AuditView.as_view(), name="audit"),
     path("keys/", KeysView.as_view(), name="keys"),

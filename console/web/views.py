@@ -28,6 +28,7 @@ class ConsolePageMixin(RoleRequiredMixin):
         context["role"] = role.label if role is not None else ""
         context["can_view_audit"] = can(user, Action.VIEW_AUDIT)
         context["can_manage_keys"] = can(user, Action.MANAGE_TOKENS)
+        context["can_manage_instances"] = can(user, Action.MANAGE_INSTANCES)
         return context
 
 

@@ -117,6 +117,33 @@ ROWS: tuple[Row, ...] = (
     Row("api-not-found", "get", "/api/nothing/here/", api(404, 404, 404, signed_out=404)),
     Row("dashboard", "get", "/", page()),
     Row("instance", "get", "/instances/{instance}/", page()),
+    # Issue 16: admins register, edit and delete instances from pages (the matrix posts JSON,
+    # which the form does not read: an admin gets the form back with its errors, 400).
+    Row("instance-new", "get", "/instances/new/", {**page(), P.VIEWER: 403, P.OPERATOR: 403}),
+    Row(
+        "instance-new",
+        "post",
+        "/instances/new/",
+        {**page(), P.VIEWER: 403, P.OPERATOR: 403, P.ADMIN: 400},
+    ),
+    Row(
+        "instance-edit",
+        "get",
+        "/instances/{instance}/edit/",
+        {**page(), P.VIEWER: 403, P.OPERATOR: 403},
+    ),
+    Row(
+        "instance-edit",
+        "post",
+        "/instances/{instance}/edit/",
+        {**page(), P.VIEWER: 403, P.OPERATOR: 403, P.ADMIN: 400},
+    ),
+    Row(
+        "instance-delete",
+        "post",
+        "/instances/{instance}/delete/",
+        {**page(302), P.VIEWER: 403, P.OPERATOR: 403},
+    ),
     Row("history", "get", "/history/", page()),
     Row("audit", "get", "/audit/", {**page(), P.VIEWER: 403, P.OPERATOR: 403}),
     Row("keys", "get", "/keys/", {**page(), P.VIEWER: 403, P.OPERATOR: 403}),
