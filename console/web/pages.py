@@ -48,6 +48,8 @@ class InstanceView(ConsolePageMixin, InstanceDetailView):
             blank_event=BLANK_EVENT,
             can_operate=can(self.request.user, Action.SLEEP),
             evidence=evidence_lines(instance),
+            idle=kwargs.get("idle_values") or idle_values(instance),
+            idle_errors=kwargs.get("idle_errors", {}),
             jobs=Job.objects.filter(instance=instance).select_related("requested_by")[:RECENT_JOBS],
             events=[
                 EventRow.of(event)
@@ -62,6 +64,15 @@ class InstanceView(ConsolePageMixin, InstanceDetailView):
             },
         )
         return context
+
+
+def idle_values(instance: Instance) -> dict[str, Any]:
+    """The idle ladder (issue 16) as the instance page's form shows it."""
+    return {
+        "idle_sleep_l1_seconds": instance.idle_sleep_l1_seconds,
+        "idle_sleep_l2_seconds": instance.idle_sleep_l2_seconds,
+        "pinned_awake": instance.pinned_awake,
+    }
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from console.web.idle_policy import IdlePolicyView
 from console.web.inference_keys import KeysView, RevokeKeyView
 from console.web.instance_forms import DeleteInstanceView, InstanceFormView
 from console.web.pages import AuditView, HistoryView, InstanceView
@@ -15,6 +16,7 @@ urlpatterns = [
     path("instances/<int:pk>/", InstanceView.as_view(), name="instance"),
     path("instances/<int:pk>/edit/", InstanceFormView.as_view(), name="instance-edit"),
     path("instances/<int:pk>/delete/", DeleteInstanceView.as_view(), name="instance-delete"),
+    path("instances/<int:pk>/idle/", IdlePolicyView.as_view(), name="instance-idle"),
     path("history/", HistoryView.as_view(), name="history"),
     path("audit/", AuditView.as_view(), name="audit"),
     path("keys/", KeysView.as_view(), name="keys"),

@@ -144,6 +144,9 @@ ROWS: tuple[Row, ...] = (
         "/instances/{instance}/delete/",
         {**page(302), P.VIEWER: 403, P.OPERATOR: 403},
     ),
+    # Issue 16: whoever may put an instance to sleep may set its idle ladder (the matrix's
+    # JSON leaves the form empty: no idle sleep, not pinned, a valid change).
+    Row("instance-idle", "post", "/instances/{instance}/idle/", {**page(302), P.VIEWER: 403}),
     Row("history", "get", "/history/", page()),
     Row("audit", "get", "/audit/", {**page(), P.VIEWER: 403, P.OPERATOR: 403}),
     Row("keys", "get", "/keys/", {**page(), P.VIEWER: 403, P.OPERATOR: 403}),

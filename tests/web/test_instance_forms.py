@@ -129,3 +129,57 @@ def test_a_stored_secret_flag_shows_as_stars_and_saving_keeps_it(admin_page: Cli
     )
     instance.refresh_from_db()
     assert instance.launch_args == ["--hf-token", "hf_stored_secret"]
+
+
+@pytest.fixture
+def operator_page() -> Client:
+    client = Client()
+    client.force_login(create_user(Role.OPERATOR))
+    return client
+
+
+def test_an_operator_sets_the_idle_ladder_and_pins_an_instance(operator_page: Client) -> None:
+    instance = create_instance()
+    response = operator_page.post(
+        f"/instances/{instance.pk}/idle/",
+        {"idle_sleep_l1_seconds": "60", "idle_sleep_l2_seconds": "600", "pinned_awake": "on"},
+    )
+    assert response.status_code == 302
+    instance.refresh_from_db()
+    assert (instance.idle_sleep_l1_seconds, instance.idle_sleep_l2_seconds) == (60, 600)
+    assert instance.pinned_awake
+    assert AuditEntry.objects.get(action="instance.idle_policy").outcome == Outcome.OK
+
+
+def test_a_level_2_time_not_after_level_1_is_refused_beside_its_field(
+    operator_page: Client,
+) -> None:
+    instance = create_instance(idle_sleep_l1_seconds=300)
+    response = operator_page.post(
+        f"/instances/{instance.pk}/idle/", {"idle_sleep_l1_seconds": "300",
+                                            "idle_sleep_l2_seconds": "100"}
+    )  # fmt: skip
+    assert response.status_code == 400
+    page = response.content.decode()
+    field = page[page.index('id="field-idle_sleep_l2_seconds"') :]
+    assert "Must be longer than the level-1 idle time." in field[: field.index("</div>")]
+    instance.refresh_from_db()
+    assert instance.idle_sleep_l2_seconds is None
+
+
+def test_emptying_the_ladder_turns_idle_sleep_off(operator_page: Client) -> None:
+    instance = create_instance(idle_sleep_l1_seconds=60, idle_sleep_l2_seconds=600)
+    operator_page.post(f"/instances/{instance.pk}/idle/", {"idle_sleep_l1_seconds": ""})
+    instance.refresh_from_db()
+    assert (instance.idle_sleep_l1_seconds, instance.idle_sleep_l2_seconds) == (None, None)
+
+
+def test_a_viewer_sees_the_policy_but_cannot_set_it() -> None:
+    instance = create_instance(idle_sleep_l1_seconds=60)
+    client = Client()
+    client.force_login(create_user(Role.VIEWER))
+    page = client.get(f"/instances/{instance.pk}/").content.decode()
+    assert "Asleep after 60 s without a request (level 1)." in page
+    assert 'id="idle-form"' not in page
+    response = client.post(f"/instances/{instance.pk}/idle/", {"pinned_awake": "on"})
+    assert response.status_code == 403
