@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import socket
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 # The agent ticks every second; three missed ticks and the page stops trusting the report.
 STATUS_SECONDS = 5
+RESCAN_SECONDS = 5.0
 LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
 
 
@@ -103,6 +105,9 @@ class AdoptedProcesses:
 
     local: set[str] = field(default_factory=local_addresses)
     found: dict[int, int] = field(default_factory=dict)
+    # A scan reads every process's sockets (tens of ms on a busy host): one that found
+    # nothing is not repeated for that instance before RESCAN_SECONDS.
+    missed_at: dict[int, float] = field(default_factory=dict)
 
     def pid_of(self, instance: Instance) -> tuple[int | None, str]:
         """The engine process (the launched one or the one on its port), and how it was found."""
@@ -117,7 +122,7 @@ class AdoptedProcesses:
             )
         pid = self.found.get(instance.pk)
         if pid is None or not still_listening(pid, address.port):
-            pid = listening_pid(address.port)
+            pid = self.scan(instance.pk, address.port)
         if pid is None:
             self.found.pop(instance.pk, None)
             return None, (
@@ -127,9 +132,22 @@ class AdoptedProcesses:
         self.found[instance.pk] = pid
         return pid, f"process {pid} listens on port {address.port}; it and its children count"
 
+    def scan(self, instance_id: int, port: int) -> int | None:
+        now = time.monotonic()
+        if now - self.missed_at.get(instance_id, -RESCAN_SECONDS) < RESCAN_SECONDS:
+            return None
+        pid = listening_pid(port)
+        if pid is None:
+            self.missed_at[instance_id] = now
+        else:
+            self.missed_at.pop(instance_id, None)
+        return pid
+
     def forget(self, present: set[int]) -> None:
         for instance_id in set(self.found) - present:
             del self.found[instance_id]
+        for instance_id in set(self.missed_at) - present:
+            del self.missed_at[instance_id]
 
 
 def publish_status(reports: dict[int, dict[str, object]]) -> None:
