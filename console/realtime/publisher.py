@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import close_old_connections
+from django.db import connections
 
 from console.realtime.messages import Event
 
@@ -116,8 +116,11 @@ class _Background:
                     loop.run_until_complete(apublish(*events))
             except Exception:
                 log.exception("realtime publication failed")
-                close_old_connections()  # a broken database connection is opened anew
             finally:
+                # Not kept open between publications: a thread that holds a connection for
+                # the life of the process keeps PostgreSQL from dropping a test database,
+                # and one a database restart broke would be reused.
+                connections.close_all()
                 work.task_done()
 
     def flush(self, timeout: float) -> bool:
