@@ -136,8 +136,8 @@ class InstanceSerializer(RoleAwareSerializer):
     def validate_log_path(self, value: str) -> str:
         """Issue 16: an adopted engine's log, followed by its host's agent (checked here, on
         the console's machine, which is the agent's in a one-machine install)."""
-        if not value:
-            return ""
+        if not value or (self.instance is not None and value == self.instance.log_path):
+            return value  # unchanged: a launched engine's log may be gone since it stopped
         path = Path(value)
         if "\x00" in value or not path.is_absolute():
             raise serializers.ValidationError("Give the log file's absolute path.")

@@ -72,3 +72,15 @@ def test_the_instance_page_says_why_no_evidence_without_a_host(
     page = client.get(f"/instances/{instance.pk}/").content.decode()
     assert 'Log followed</dt><dd data-evidence="no">no (no log path given' in page
     assert 'GPU memory attributed</dt><dd data-evidence="no">no (no host set' in page
+
+
+def test_an_unchanged_log_path_is_accepted_though_the_file_is_gone(
+    admin: User, token_client: ClientFactory, make_instance: Any
+) -> None:
+    instance = make_instance(log_path="/nonexistent/engine.log")
+    response = token_client(admin).patch(
+        f"/api/instances/{instance.pk}/",
+        {"log_path": "/nonexistent/engine.log", "served_model_name": "org/other"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
