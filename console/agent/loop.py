@@ -127,10 +127,10 @@ class AgentLoop:
         pids: dict[int, int] = {}
         reports: dict[int, dict[str, object]] = {}
         for instance in instances:
-            if instance.state in (State.STOPPED, State.STARTING, State.STOPPING):
-                pid, why = instance.pid, f"the engine is {instance.state}"
-            else:
+            if instance.pid or instance.state not in (State.STOPPED, State.STOPPING):
                 pid, why = self.adopted.pid_of(instance)
+            else:
+                pid, why = None, f"the engine is {instance.state}"
             if pid:
                 pids[instance.pk] = pid
             log_ok, log_why = (
