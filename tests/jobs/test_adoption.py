@@ -122,7 +122,8 @@ def test_a_registered_running_engine_is_awake_within_a_reconcile_period(
 ) -> None:
     with engine("alpha") as alpha:
         instance = register(admin_api, console_host, "alpha", alpha.url)
-        assert wait_state(instance, InstanceState.AWAKE, timeout=10) < RECONCILE_PERIOD + 1
+        # One period, and slack for a loaded two-core machine (worker, beat, agent, engine).
+        assert wait_state(instance, InstanceState.AWAKE, timeout=10) < RECONCILE_PERIOD + 2
         assert instance.vllm_version == "0.11.0"
         assert instance.pid is None
 
