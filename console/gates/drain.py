@@ -14,6 +14,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from functools import lru_cache
 
 from redis import Redis
@@ -68,17 +69,24 @@ def inflight_count(redis: Redis, prefix: str, instance_id: int) -> int:
 
 
 @contextmanager
-def probe_admitted(instance_id: int, lease_seconds: float = 60.0) -> Iterator[bool]:
+def probe_admitted(
+    instance_id: int, awake_since: datetime, lease_seconds: float = 60.0
+) -> Iterator[bool]:
     """Whether the console may send the engine a request of its own now (True while no
-    sleep and no other request is in flight), marked in flight like a gateway request for
-    as long as the block runs, so that a sleep starting meanwhile waits for it: vLLM
-    <=0.16 dies when a request takes a step during a sleep (vLLM #28714)."""
+    sleep and no other request is in flight; ``awake_since`` is the row's
+    ``state_changed_at``, against which a gate left closed by the last sleep is stale),
+    marked in flight like a gateway request for as long as the block runs, so that a sleep
+    starting meanwhile waits for it: vLLM <=0.16 dies when a request takes a step during a
+    sleep (vLLM #28714)."""
     config = GatewayConfig.from_settings()
     redis = sync_redis(config.redis_url)
     inflight = redis_keys.inflight(config.redis_prefix, instance_id)
     gate = redis_keys.gate(config.redis_prefix, instance_id)
     probe_id = f"console-probe:{secrets.token_hex(8)}"
-    admitted = bool(redis.eval(scripts.ADMIT_PROBE, 2, gate, inflight, probe_id, lease_seconds))
+    episode = int(awake_since.timestamp() * 1_000_000)
+    admitted = bool(
+        redis.eval(scripts.ADMIT_PROBE, 2, gate, inflight, probe_id, lease_seconds, episode)
+    )
     try:
         yield admitted
     finally:

@@ -23,14 +23,21 @@ return 1
 """
 )
 
-# KEYS: gate, inflight. ARGV: request id, lease seconds. The console's own probe of an
-# engine: admitted only while no sleep is in flight and no other request is, marked in
-# flight like a gateway request (a sleep's drain waits for it), and not counted as
-# activity by the idle policy. 1 = admitted; 0 = not now.
+# KEYS: gate, inflight. ARGV: request id, lease seconds, the episode (microseconds) the
+# instance is awake since. The console's own probe of an engine: admitted only while no
+# sleep is in flight and no other request is, marked in flight like a gateway request (a
+# sleep's drain waits for it), and not counted as activity by the idle policy. A gate
+# closed in an earlier awake stretch is stale and opened, as the gateway would (REOPEN_STALE).
+# 1 = admitted; 0 = not now.
 ADMIT_PROBE = (
     _NOW
     + """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local closed = redis.call('GET', KEYS[1])
+if closed then
+  local episode = tonumber(string.match(closed, '^(%d+):'))
+  if episode ~= nil and episode >= tonumber(ARGV[3]) then return 0 end
+  redis.call('DEL', KEYS[1])
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 if redis.call('ZCARD', KEYS[2]) > 0 then return 0 end
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])

@@ -201,10 +201,10 @@ def first_request_seconds(instance: Instance) -> float | None:
     way (a request during a sleep kills vLLM <=0.16), never beside users' requests (the
     console's probe must not queue with them, nor be what they wait for); else None.
     """
-    instance.refresh_from_db(fields=["state"])
+    instance.refresh_from_db(fields=["state", "state_changed_at"])
     if instance.state != InstanceState.AWAKE:
         return None
-    with probe_admitted(instance.pk) as admitted:
+    with probe_admitted(instance.pk, instance.state_changed_at) as admitted:
         if not admitted:
             return None
         client = engine_client(instance)

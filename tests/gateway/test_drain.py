@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from redis import Redis
 
 from console.gates import drain, redis_keys
@@ -139,7 +140,7 @@ def test_the_consoles_probe_is_not_sent_while_a_sleep_holds_the_gate(
     instance: Instance, clean_gateway_keys: Redis
 ) -> None:
     drain.close_gate(clean_gateway_keys, PREFIX, instance.pk, 60)
-    with drain.probe_admitted(instance.pk) as admitted:
+    with drain.probe_admitted(instance.pk, instance.state_changed_at) as admitted:
         assert not admitted
     assert drain.inflight_count(clean_gateway_keys, PREFIX, instance.pk) == 0
 
@@ -148,7 +149,7 @@ def test_the_consoles_probe_is_not_sent_beside_a_users_request(
     instance: Instance, clean_gateway_keys: Redis
 ) -> None:
     mark_in_flight(clean_gateway_keys, instance)
-    with drain.probe_admitted(instance.pk) as admitted:
+    with drain.probe_admitted(instance.pk, instance.state_changed_at) as admitted:
         assert not admitted
     assert not clean_gateway_keys.exists(redis_keys.last_request(PREFIX, instance.pk)), (
         "a probe is no activity for the idle policy"
@@ -164,10 +165,22 @@ def test_a_sleep_waits_for_the_consoles_probe_in_flight(
         close_and_drain(instance, config(5))
         drained.set()
 
-    with drain.probe_admitted(instance.pk) as admitted:
+    with drain.probe_admitted(instance.pk, instance.state_changed_at) as admitted:
         assert admitted
         sleeper = threading.Thread(target=sleep_side)
         sleeper.start()
         assert not drained.wait(0.3), "the drain waits while the probe is in flight"
     assert drained.wait(5), "and goes on once it is answered"
     sleeper.join()
+
+
+def test_a_gate_left_closed_by_the_last_sleep_does_not_stop_the_probe(
+    instance: Instance, clean_gateway_keys: Redis
+) -> None:
+    drain.close_gate(clean_gateway_keys, PREFIX, instance.pk, 60)
+    # Then the sleep and a wake happened: the instance is awake in a later stretch.
+    Instance.objects.filter(pk=instance.pk).update(state_changed_at=timezone.now())
+    instance.refresh_from_db()
+    with drain.probe_admitted(instance.pk, instance.state_changed_at) as admitted:
+        assert admitted
+    assert not clean_gateway_keys.exists(redis_keys.gate(PREFIX, instance.pk))
