@@ -222,6 +222,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Instances, jobs and a cancel's refusal each have a "state": name their enums once.
+    "ENUM_NAME_OVERRIDES": {
+        "InstanceStateEnum": "console.models.InstanceState",
+        "JobStateEnum": "console.models.JobState",
+    },
 }
 
 CHANNEL_LAYERS = {

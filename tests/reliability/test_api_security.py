@@ -146,7 +146,7 @@ def test_every_job_action_refused_by_the_job_layer_is_audited(world: World) -> N
     client = world.client(Role.OPERATOR)
     actions = [op for op in world.operations() if op.template.count("/") == 5]
     assert {op.template.split("/")[4] for op in actions} == {
-        "sleep", "wake", "switch", "launch", "stop",
+        "sleep", "wake", "switch", "launch", "stop", "cancel",
     }  # fmt: skip
     for op in actions:
         response = client.post(op.url, {}, format="json")
