@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,20 @@ from typing import Any
 from engines.logparser import parse_line
 
 MAX_LINE = 300
+BARE_PREFIX = re.compile(r"^\([^()]* pid=\d+\)\s*$")
 STEP_LINES = 40
 STARTUP_WORDS = ("Model loading took", "KV cache", "torch.compile", "Graph capturing",
                  "init engine", "Starting vLLM", "sleep-mode backend", "weights took")  # fmt: skip
 
 
+def _worth_keeping(line: str) -> bool:
+    """Not a tqdm bar, nor the bare process prefix tqdm leaves behind it."""
+    return "Completed |" not in line and BARE_PREFIX.match(line) is None
+
+
 def trim_step(step: dict[str, Any]) -> dict[str, Any]:
     kept = dict(step)
-    lines = [line[:MAX_LINE] for line in step.get("log_lines", [])]
+    lines = [line[:MAX_LINE] for line in step.get("log_lines", []) if _worth_keeping(line)]
     kept["log_lines"] = lines[:STEP_LINES] + (["..."] if len(lines) > STEP_LINES else [])
     return kept
 
@@ -72,7 +79,7 @@ def job_summary(entry: dict[str, Any]) -> dict[str, Any]:
             for name, found in entry.get("engine_events", {}).items()
         },
         "engine_log_lines": {
-            name: [line[:MAX_LINE] for line in lines][:STEP_LINES]
+            name: [line[:MAX_LINE] for line in lines if _worth_keeping(line)][:STEP_LINES]
             for name, lines in entry.get("engine_log_lines", {}).items()
         },
     }  # fmt: skip

@@ -8,6 +8,7 @@ time from the POST to the job seen finished.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -34,6 +35,12 @@ from .probes import (
 PROMPT = "w11 w12 w13 w14"
 SLEEP_LINES = ("to fall asleep", "Sleep mode freed", "CuMemAllocator: sleep freed")
 WAKE_LINES = ("to wake up", "weights took", "Reloading weights")
+
+
+def _logged(line: str) -> bool:
+    """A line worth keeping with its job: not the periodic stats, not a tqdm bar."""
+    bare_prefix = re.match(r"^\([^()]* pid=\d+\)\s*$", line) is not None
+    return "throughput" not in line and "Completed |" not in line and not bare_prefix
 
 
 def _of_kind(line: str, verb: str) -> bool:
@@ -156,7 +163,7 @@ class Flow:
             "driver_seconds": round(driver_seconds, 4) if driver_seconds is not None else None,
             "engine_events": found, "engine_log_seconds": round(own, 6),
             "engine_log_lines": {
-                engine: [line[:400] for line in text if "throughput" not in line][:60]
+                engine: [line[:400] for line in text if _logged(line)][:80]
                 for engine, text in lines.items()
             },
             "added_ms_vs_engine_log": round((wall - own) * 1000, 1) if wall else None,

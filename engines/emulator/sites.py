@@ -95,7 +95,7 @@ _SPECS: dict[str, str] = {
     "discard": "0.31.0 abstract.py:449",
     "discarded": "0.31.0 cumem.py:320",
     "drain": "0.17.0 core.py:1012",
-    "reload": "0.10.0 gpu_model_runner.py:2705",
+    "reload": "0.10.0 gpu_model_runner.py:2705; 0.25.0 gpu_model_runner.py:5484",
     "reloaded": "0.7.3 default_loader.py:268; 0.25.0 gpu_model_runner.py:5506",
     "backend": "0.25.0 sleep_mode_backend.py:184",
     "rpc_failed": "0.25.0 core.py:1449",
