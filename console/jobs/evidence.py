@@ -13,7 +13,7 @@ then writes the figures on the job and publishes it again.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -39,12 +39,12 @@ from engines.errors import EngineError
 
 # Parsed log events that belong to a sleep or a wake.
 SLEEP_EVENTS = ("sleep", "cumem_freed", "sleep_freed")
-WAKE_EVENTS = ("wake", "wake_oom")
+WAKE_EVENTS = ("wake", "wake_oom", "reload")
 # Less RSS growth than this after a level-1 sleep is not taken as its pinned backup.
 _LEAST_PINNED_BYTES = 256 << 20
 _POLL_SECONDS = 0.05
 # The figures each step contributes to the job's own columns (they add up over a switch).
-_SUMMED = ("engine_seconds", "freed_gib", "backed_up_gib", "still_in_use_gib")
+_SUMMED = ("engine_seconds", "freed_gib", "backed_up_gib")
 
 
 def deadline_after(ended: datetime) -> float:
@@ -54,10 +54,14 @@ def deadline_after(ended: datetime) -> float:
 
 
 def wait_for_events(
-    instance: Instance, since: datetime, final_kind: str, kinds: Iterable[str], deadline: float
+    instance: Instance,
+    since: datetime,
+    complete: Callable[[list[EngineEvent]], bool],
+    kinds: Iterable[str],
+    deadline: float,
 ) -> list[EngineEvent]:
-    """Events of ``kinds`` logged since ``since``; waits until one of ``final_kind`` shows
-    up or ``deadline``. Instances whose log the console does not follow have none."""
+    """Events of ``kinds`` logged since ``since``; waits until they are ``complete`` or
+    ``deadline``. Instances whose log the console does not follow have none."""
     wanted = tuple(kinds)
     if not instance.log_path:
         return []
@@ -67,9 +71,21 @@ def wait_for_events(
                 "at", "pk"
             )
         )
-        if any(event.kind == final_kind for event in events) or time.monotonic() > deadline:
+        if complete(events) or time.monotonic() > deadline:
             return events
         time.sleep(_POLL_SECONDS)
+
+
+def has(kind: str) -> Callable[[list[EngineEvent]], bool]:
+    return lambda events: any(event.kind == kind for event in events)
+
+
+def woke_kv_cache(events: list[EngineEvent]) -> bool:
+    """A level-2 wake's last line: the KV cache's (its weights' line comes first)."""
+    return any(
+        event.kind == "wake" and "kv_cache" in ((event.data or {}).get("tags") or ["kv_cache"])
+        for event in events
+    )
 
 
 def gpu_used_bytes(
@@ -184,14 +200,17 @@ def wake_seconds(events: Sequence[EngineEvent]) -> float | None:
 def wake_figures(events: Sequence[EngineEvent], step: dict[str, Any]) -> dict[str, float | None]:
     """A wake's engine seconds: its wake lines, plus ``reload_weights`` for a level-2 wake.
 
-    vLLM prints no line for the reload, whose HTTP call returns when it is done (2.1 s for
-    13.5 GiB on vLLM 0.25, H200): its call's seconds are the engine's.
+    The reload's own line ("Reloading and processing weights took", vLLM 0.2x: 1.93-2.09 s
+    for 13.5 GiB on an H200) gives it, the slowest worker's; older versions print none, and
+    the reload's HTTP call, which returns when it is done, stands in for it.
     """
     seconds = wake_seconds(events)
-    reload = (step.get("calls") or {}).get("reload_weights")
+    reloads = [float((e.data or {})["seconds"]) for e in events
+               if e.kind == "reload" and (e.data or {}).get("seconds") is not None]  # fmt: skip
+    reload = max(reloads) if reloads else (step.get("calls") or {}).get("reload_weights")
     if reload is not None:
         seconds = round((seconds or 0.0) + reload, 3)
-    return {"engine_seconds": seconds}
+    return {"engine_seconds": seconds, "reload_seconds": reload}
 
 
 def first_request_seconds(instance: Instance) -> float | None:
@@ -225,12 +244,14 @@ def step_evidence(step: dict[str, Any]) -> dict[str, Any]:
     ended = datetime.fromisoformat(step["call_ended_at"])
     deadline = deadline_after(ended)
     if step["step"] == "sleep":
-        events = wait_for_events(instance, since, "sleep", SLEEP_EVENTS, deadline)
+        events = wait_for_events(instance, since, has("sleep"), SLEEP_EVENTS, deadline)
         found: dict[str, Any] = dict(sleep_figures(events))
         if step.get("level") == 1:
             found["pinned_gib"] = learn_pinned_backup(instance, ended, deadline)
     else:
-        events = wait_for_events(instance, since, "wake", WAKE_EVENTS, deadline)
+        level2 = step.get("from_level") == 2 and not step.get("tags")
+        done = woke_kv_cache if level2 else has("wake")
+        events = wait_for_events(instance, since, done, WAKE_EVENTS, deadline)
         found = dict(wake_figures(events, step))
         if not step.get("tags"):
             found["first_request_seconds"] = first_request_seconds(instance)
@@ -248,6 +269,12 @@ def job_figures(steps: list[dict[str, Any]]) -> dict[str, Any]:
         for key in _SUMMED:
             if step.get(key) is not None:
                 figures[key] = round((figures[key] or 0.0) + step[key], 3)
+    # vLLM's "X GiB memory is still in use" is the whole device's, other engines included
+    # (vLLM 0.25, two engines on one H200: 1.84 + 1.81 GiB): the last sleep's stands.
+    in_use = [
+        step["still_in_use_gib"] for step in steps if step.get("still_in_use_gib") is not None
+    ]
+    figures["still_in_use_gib"] = in_use[-1] if in_use else None
     measured = [step for step in steps if "gpu_used_after_bytes" in step]
     if measured:
         figures["gpu_used_before_bytes"] = measured[0]["gpu_used_before_bytes"]

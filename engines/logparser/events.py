@@ -19,6 +19,7 @@ class EventKind(StrEnum):
     SERVER_STARTED = "server_started"  # "Starting vLLM API server 0 on http://..."
     ENGINE_DEAD = "engine_dead"  # EngineDeadError and the V0 engine-death lines
     WAKE_OOM = "wake_oom"  # "CUDA Error: out of memory at .../cumem_allocator.cpp:NN"
+    RELOAD = "reload"  # "Reloading and processing weights took %.2f seconds" (0.2x)
 
 
 # The figures each kind carries, in the order the JSON output lists them. A key listed
@@ -34,6 +35,7 @@ FIGURES: dict[EventKind, tuple[str, ...]] = {
     EventKind.SERVER_STARTED: ("url",),
     EventKind.ENGINE_DEAD: (),
     EventKind.WAKE_OOM: (),
+    EventKind.RELOAD: ("seconds",),
 }
 
 # Where the line came from; present in the JSON only when the line said it.

@@ -196,6 +196,14 @@ RULES: tuple[Rule, ...] = (
         _url,
     ),
     Rule(
+        EventKind.RELOAD,
+        ("Reloading and processing weights took",),
+        # collective_rpc("reload_weights") of a level-2 wake (vLLM 0.25.0, H200: 1.93-2.09 s
+        # for 13.5 GiB); the only figure of the reload, which the wake lines leave out.
+        re.compile(rf"Reloading and processing weights took {_NUM} seconds"),
+        _seconds,
+    ),
+    Rule(
         EventKind.WAKE_OOM,
         ("CUDA Error: out of memory",),
         # The cumem allocator's capital-E message (facts 2.4), not PyTorch's "CUDA error:".

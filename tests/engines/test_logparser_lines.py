@@ -277,6 +277,11 @@ MESSAGES = [
         {"event": "wake_oom"},
         id="wake-oom-before-12981",
     ),
+    pytest.param(
+        "Reloading and processing weights took 2.09 seconds",
+        {"event": "reload", "seconds": 2.09},
+        id="reload-0.25",
+    ),
 ]
 
 
