@@ -7,6 +7,8 @@ launch and stop jobs). Everything it learns goes to the database, the only truth
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,6 +37,7 @@ from console.realtime.messages import Event
 from console.realtime.publisher import publish
 from engines.launcher import Launcher
 from engines.launcher.logfiles import last_lines, redact_secrets
+from engines.launcher.process import send_signal
 from engines.logparser import EngineLogEvent, LogTail, TailLines
 from engines.probes import GpuProbe, GpuReading, process_tree_rss, read_host
 
@@ -217,9 +220,18 @@ class AgentLoop:
         if transition(
             instance.pk, {InstanceState(instance.state)}, State.ERROR, state_detail=detail, pid=None
         ):
+            stop_leftovers(instance.pid)
             EngineEvent.objects.create(
                 instance=instance, kind="engine_died", message="\n".join([detail, *lines])
             )
+
+
+def stop_leftovers(group: int) -> None:
+    """Kill what an engine that died left running: its workers stay in the process group
+    the launcher started it as (vLLM 0.25 on an H200: the API server SIGKILLed, its
+    EngineCore child kept running with 1.77 GiB of GPU memory, 77 GiB had it been awake)."""
+    if group != os.getpgrp():
+        send_signal(group, group, signal.SIGKILL)
 
 
 def alive(pid: int) -> bool:
