@@ -124,7 +124,10 @@ def fail_jobs_lost_with_a_worker(sender: Any, **kwargs: Any) -> None:
 def gather_evidence(job_id: int) -> None:
     """Have a control worker add the engine's figures to the job now that it has ended
     (``evidence.attach``); by name, as the tasks module imports this one."""
-    current_app.send_task(EVIDENCE_TASK, (job_id,), queue="control")
+    try:
+        current_app.send_task(EVIDENCE_TASK, (job_id,), queue="control")
+    except Exception as error:  # the broker is down: the job stands, without its figures
+        log.warning("job %s: could not ask for its evidence: %r", job_id, error)
 
 
 def describe(failure: BaseException) -> str:

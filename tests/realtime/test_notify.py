@@ -14,6 +14,7 @@ from console.agent.loop import AgentLoop
 from console.jobs.reconcile import fail_stuck_jobs
 from console.models import EngineEvent, Instance, InstanceState, Job, JobKind, JobState
 from console.realtime import notify
+from console.realtime.publisher import flush
 from engines.simgpu import GIB
 from tests.console.conftest import create_instance
 from tests.realtime.conftest import session_cookie, websocket
@@ -33,7 +34,10 @@ def cookie(viewer: User) -> str:
 
 @pytest.fixture
 def instance() -> Instance:
-    return create_instance(name="qwen", state=InstanceState.SLEEPING, sleep_level=1)
+    created = create_instance(name="qwen", state=InstanceState.SLEEPING, sleep_level=1)
+    # Its creation is published in the background: let that pass before a page connects.
+    assert flush()
+    return created
 
 
 async def test_a_state_change_reaches_the_dashboard(cookie: str, instance: Instance) -> None:

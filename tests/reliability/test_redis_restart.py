@@ -115,8 +115,13 @@ def test_redis_restarted_during_a_switch_loses_and_repeats_nothing(tmp_path: Pat
         assert wait_finished(wake, timeout=90).state == JobState.SUCCEEDED, reports
         switch.refresh_from_db()
         assert switch.state == JobState.SUCCEEDED, "not run a second time"
-        # What made the supervisor restart it (kombu 5, see above); "wake" proves it worked.
-        assert reports[0].startswith("worker exited with code 1; restarting it in 1 s"), reports
+        # Whether kombu 5 takes the worker down with its broker (see above) depends on where
+        # the restart catches it; if it did, the supervisor started it again ("wake" proves
+        # the worker that took it worked either way).
+        exits = [report for report in reports if " exited with code " in report]
+        assert all(r.startswith("worker exited with code 1; restarting it in") for r in exits), (
+            reports
+        )
         assert_no_job_running()
         assert_rows_match_engines([target, victim])
         assert (target.state, victim.state) == (State.AWAKE, State.AWAKE)
