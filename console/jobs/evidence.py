@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -88,26 +89,48 @@ def woke_kv_cache(events: list[EngineEvent]) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Quiet:
+    """When nothing but the step itself moved memory on its GPUs: the end of the job's
+    previous step or of the last other job there, to the start of its next step or of the
+    next other job. A sample outside shows someone else's move (back-to-back switches of
+    0.85 s on the H200 read 8.9 GiB "before" where NVML had 80.2), and is not used."""
+
+    start: datetime | None
+    end: datetime | None
+
+    def holds(self, at: datetime) -> bool:
+        return (self.start is None or at >= self.start) and (self.end is None or at <= self.end)
+
+
 def gpu_used_bytes(
     instance: Instance,
     *,
     before: datetime | None = None,
     after: datetime | None = None,
     deadline: float = 0.0,
+    quiet: Quiet = Quiet(None, None),
 ) -> int | None:
     """Memory used on the instance's GPUs: each GPU's newest sample taken before ``before``,
-    or its first taken after ``after`` (awaited until ``deadline``)."""
+    or its first taken after ``after`` (awaited until ``deadline``); None when a GPU has
+    none, or when the one it has falls outside ``quiet``."""
     gpu_ids = list(instance.gpus.values_list("pk", flat=True))
     if not gpu_ids:
         return None
     while True:
-        total = _gpu_total(gpu_ids, before, after)
-        if total is not None or after is None or time.monotonic() > deadline:
-            return total
+        samples = _gpu_samples(gpu_ids, before, after)
+        passed = quiet.end is not None and timezone.now() > quiet.end
+        if samples is not None or after is None or passed or time.monotonic() > deadline:
+            break
         time.sleep(_POLL_SECONDS)
+    if samples is None or not all(quiet.holds(sample.at) for sample in samples):
+        return None
+    return sum(sample.used_bytes for sample in samples)
 
 
-def _gpu_total(gpu_ids: list[int], before: datetime | None, after: datetime | None) -> int | None:
+def _gpu_samples(
+    gpu_ids: list[int], before: datetime | None, after: datetime | None
+) -> list[MemorySample] | None:
     samples = MemorySample.objects.filter(gpu_id__in=gpu_ids, resolution=Resolution.RAW)
     if before is not None:
         samples = samples.filter(at__lte=before)
@@ -117,13 +140,27 @@ def _gpu_total(gpu_ids: list[int], before: datetime | None, after: datetime | No
     picked = list(samples.values("gpu_id").annotate(chosen=pick))
     if len(picked) < len(gpu_ids):
         return None
-    total = 0
-    for row in picked:
-        sample = samples.filter(gpu_id=row["gpu_id"], at=row["chosen"]).first()
-        if sample is None:
-            return None
-        total += sample.used_bytes
-    return total
+    found = [samples.filter(gpu_id=row["gpu_id"], at=row["chosen"]).first() for row in picked]
+    return [sample for sample in found if sample is not None] if all(found) else None
+
+
+def quiet_windows(job: Job, steps: list[dict[str, Any]]) -> list[Quiet]:
+    """Each step's ``Quiet`` window (see there)."""
+    windows = []
+    for index, step in enumerate(steps):
+        gpu_ids = Instance.objects.filter(pk=step["instance_id"]).values_list("gpus", flat=True)
+        others = Job.objects.filter(instance__gpus__in=list(gpu_ids)).exclude(pk=job.pk)
+        since = datetime.fromisoformat(step["started_at"])
+        ended = datetime.fromisoformat(step["call_ended_at"])
+        starts = [others.filter(finished_at__lte=since).aggregate(at=Max("finished_at"))["at"]]
+        ends = [others.filter(started_at__gte=ended).aggregate(at=Min("started_at"))["at"]]
+        if index > 0:
+            starts.append(datetime.fromisoformat(steps[index - 1]["call_ended_at"]))
+        if index + 1 < len(steps):
+            ends.append(datetime.fromisoformat(steps[index + 1]["started_at"]))
+        windows.append(Quiet(max(filter(None, starts), default=None),
+                             min(filter(None, ends), default=None)))  # fmt: skip
+    return windows
 
 
 def engine_rss_after(instance: Instance, after: datetime, deadline: float) -> int | None:
@@ -235,7 +272,7 @@ def first_request_seconds(instance: Instance) -> float | None:
             client.close()
 
 
-def step_evidence(step: dict[str, Any]) -> dict[str, Any]:
+def step_evidence(step: dict[str, Any], quiet: Quiet) -> dict[str, Any]:
     """The figures of one sleep or wake step, awaited up to the evidence window."""
     instance = Instance.objects.filter(pk=step["instance_id"]).first()
     if instance is None:
@@ -255,8 +292,10 @@ def step_evidence(step: dict[str, Any]) -> dict[str, Any]:
         found = dict(wake_figures(events, step))
         if not step.get("tags"):
             found["first_request_seconds"] = first_request_seconds(instance)
-    found["gpu_used_before_bytes"] = gpu_used_bytes(instance, before=since)
-    found["gpu_used_after_bytes"] = gpu_used_bytes(instance, after=ended, deadline=deadline)
+    found["gpu_used_before_bytes"] = gpu_used_bytes(instance, before=since, quiet=quiet)
+    found["gpu_used_after_bytes"] = gpu_used_bytes(
+        instance, after=ended, deadline=deadline, quiet=quiet
+    )
     found["log_excerpt"] = "\n".join(event.message for event in events)[-4000:]
     return found
 
@@ -292,9 +331,9 @@ def attach(job_id: int) -> None:
     if job is None:
         return
     steps: list[dict[str, Any]] = list((job.outcome_detail or {}).get("steps") or [])
-    for step in steps:
-        if "call_ended_at" in step:
-            step.update(step_evidence(step))
+    calls = [step for step in steps if "call_ended_at" in step]
+    for step, quiet in zip(calls, quiet_windows(job, calls), strict=True):
+        step.update(step_evidence(step, quiet))
     figures = job_figures(steps)
     figures = {k: v for k, v in figures.items() if v not in (None, "") or k == "log_excerpt"}
     detail = {**(job.outcome_detail or {}), "steps": steps, "evidence": "complete"}

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from console.jobs.evidence import job_figures, wake_figures, woke_kv_cache
-from console.models import EngineEvent
+from datetime import datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from console.jobs.evidence import Quiet, gpu_used_bytes, job_figures, wake_figures, woke_kv_cache
+from console.models import EngineEvent, Gpu, Host, Instance, MemorySample, Subject
 
 
 def event(kind: str, **data: object) -> EngineEvent:
@@ -40,3 +45,38 @@ def test_still_in_use_is_the_devices_after_the_last_sleep_not_a_sum() -> None:
     assert figures["still_in_use_gib"] == 3.65
     assert figures["engine_seconds"] == 0.7
     assert figures["freed_gib"] == 76.0
+
+
+@pytest.fixture
+def on_gpu(db: None) -> Instance:
+    host = Host.objects.create(name="quiet-host")
+    gpu = Gpu.objects.create(host=host, index=0, total_bytes=80 << 30)
+    instance = Instance.objects.create(name="quiet", served_model_name="m/q",
+                                       base_url="http://127.0.0.1:9")  # fmt: skip
+    instance.gpus.set([gpu])
+    return instance
+
+
+def sample_at(instance: Instance, at: datetime, used: int) -> None:
+    gpu = instance.gpus.get()
+    MemorySample.objects.create(at=at, subject=Subject.GPU, host=gpu.host, gpu=gpu,
+                                used_bytes=used, total_bytes=gpu.total_bytes)  # fmt: skip
+
+
+def test_a_sample_taken_while_another_move_was_under_way_is_not_the_before(
+    on_gpu: Instance,
+) -> None:
+    now = timezone.now()
+    sample_at(on_gpu, now - timedelta(seconds=1.0), 9 << 30)  # mid-way through the last switch
+    quiet = Quiet(start=now - timedelta(seconds=0.5), end=None)  # it ended then
+    assert gpu_used_bytes(on_gpu, before=now, quiet=quiet) is None
+    sample_at(on_gpu, now - timedelta(seconds=0.2), 80 << 30)
+    assert gpu_used_bytes(on_gpu, before=now, quiet=quiet) == 80 << 30
+
+
+def test_a_sample_taken_after_the_next_move_began_is_not_the_after(on_gpu: Instance) -> None:
+    now = timezone.now()
+    sample_at(on_gpu, now + timedelta(seconds=0.3), 4 << 30)
+    quiet = Quiet(start=None, end=now + timedelta(seconds=0.1))  # the next step began
+    assert gpu_used_bytes(on_gpu, after=now, quiet=quiet, deadline=0) is None
+    assert gpu_used_bytes(on_gpu, after=now, deadline=0) == 4 << 30

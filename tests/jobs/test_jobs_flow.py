@@ -55,8 +55,12 @@ def test_launch_sleep_wake_stop_record_the_engines_figures(make_instance: Instan
     assert instance.state == InstanceState.AWAKE
     assert instance.pid is not None
     assert psutil.pid_exists(instance.pid)
-    # The job's "before" figure is the agent's newest GPU sample: let one show the engine.
-    wait_until(lambda: (gpu_used_bytes(instance) or 0) >= 4 * GIB, "a sample of the engine")
+    # The job's "before" figure is the agent's newest GPU sample taken after the launch
+    # ended (an earlier one shows a GPU still moving): let one be taken.
+    wait_until(
+        lambda: (gpu_used_bytes(instance, after=launch.finished_at) or 0) >= 4 * GIB,
+        "a sample of the launched engine",
+    )
 
     sleep = run_job(instance, JobKind.SLEEP, level=1)
     assert sleep.state == JobState.SUCCEEDED, sleep.error

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from console.jobs import ledger
+from console.jobs.evidence import gpu_used_bytes
 from console.jobs.service import JobRequest, request_job
 from console.models import (
     EngineEvent,
@@ -122,7 +124,11 @@ def test_a_switch_ends_before_its_evidence_which_lands_on_every_step(
     outgoing = make_instance("outbound", weights_gib=8, kv_gib=6)
     assert run_job(incoming, JobKind.LAUNCH).state == JobState.SUCCEEDED
     assert run_job(incoming, JobKind.SLEEP, level=1).state == JobState.SUCCEEDED
-    assert run_job(outgoing, JobKind.LAUNCH).state == JobState.SUCCEEDED
+    launch = run_job(outgoing, JobKind.LAUNCH)
+    assert launch.state == JobState.SUCCEEDED
+    # A GPU at rest before the switch: one sample after the launch (the agent takes five a
+    # second here), else the switch's "before" is rightly unknown.
+    assert gpu_used_bytes(outgoing, after=launch.finished_at, deadline=time.monotonic() + 5)
     switch = run_job(incoming, JobKind.SWITCH, level=1)
     assert switch.state == JobState.SUCCEEDED, switch.error
     assert switch.outcome_detail["evidence"] == "pending"
@@ -133,9 +139,10 @@ def test_a_switch_ends_before_its_evidence_which_lands_on_every_step(
     assert sleep["engine_seconds"] > 0
     assert sleep["backed_up_gib"] == pytest.approx(8, abs=0.01)
     assert wake["engine_seconds"] > 0
-    for step in (sleep, wake):
-        assert step["gpu_used_before_bytes"] is not None
-        assert step["gpu_used_after_bytes"] is not None
+    # Before the switch's first call and after its last: samples of a GPU at rest. Between
+    # its two calls (tens of milliseconds) a sample is used only if one fell there.
+    assert sleep["gpu_used_before_bytes"] is not None
+    assert wake["gpu_used_after_bytes"] is not None
     assert switch.engine_seconds == pytest.approx(
         sleep["engine_seconds"] + wake["engine_seconds"], abs=0.002
     )
