@@ -74,11 +74,15 @@ def remember_pinned_baseline(instance: Instance) -> None:
             )
 
 
-def sleep_instance(instance: Instance, level: int, outcome: JobOutcome) -> None:
+def sleep_instance(
+    instance: Instance, level: int, outcome: JobOutcome, host_ram: fit.Fit | None = None
+) -> None:
+    """``host_ram``: the level-1 backup's fit, when the caller has just judged it (a switch
+    chooses its victims' level by it); judged here otherwise."""
     if level not in (1, 2):
         raise JobRefusedError(f"sleep level must be 1 or 2, not {level!r}")
     if level == 1:
-        verdict = fit.check_host_ram_fits(instance.name, host_ram_figures(instance))
+        verdict = host_ram or fit.check_host_ram_fits(instance.name, host_ram_figures(instance))
         if not verdict.ok:
             raise JobRefusedError(verdict.reason)
     # Hold new /v1 requests and let those in flight finish first: vLLM <=0.16 crashes when a

@@ -30,13 +30,13 @@ def neighbours(target: Instance) -> list[Instance]:
     )
 
 
-def eviction_level(instance: Instance, requested: int | None) -> int:
-    """The operator's level, else 1 when host RAM can take the weights, else 2."""
-    if requested is not None:
-        return requested
-    return (
-        1 if fit.check_host_ram_fits(instance.name, capacity.host_ram_figures(instance)).ok else 2
-    )
+def eviction_level(instance: Instance, requested: int | None) -> tuple[int, fit.Fit | None]:
+    """The operator's level, else 1 when host RAM can take the weights, else 2; and the
+    host-RAM verdict, when judged (the sleep uses it rather than judging again)."""
+    if requested == 2:
+        return 2, None
+    ram = fit.check_host_ram_fits(instance.name, capacity.host_ram_figures(instance))
+    return (requested or (1 if ram.ok else 2)), ram
 
 
 def plan_evictions(target: Instance, required: list[Instance]) -> tuple[bool, list[Instance]]:
@@ -75,7 +75,8 @@ def activate(job: Job, outcome: JobOutcome) -> None:
     if wake_first and target.state != State.AWAKE:
         wake_instance(target, None, outcome)
     for victim in victims:
-        sleep_instance(victim, eviction_level(victim, level), outcome)
+        victim_level, ram = eviction_level(victim, level)
+        sleep_instance(victim, victim_level, outcome, host_ram=ram)
     if not wake_first:
         target.refresh_from_db()
         wake_instance(target, None, outcome)
