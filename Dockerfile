@@ -11,6 +11,7 @@ WORKDIR /app
 COPY pyproject.toml README.md manage.py ./
 COPY console ./console
 COPY engines ./engines
+COPY emulator ./emulator
 COPY templates ./templates
 COPY static ./static
 RUN pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}" \

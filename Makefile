@@ -3,13 +3,16 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint install clean
+.PHONY: run test test-fast lint install clean
 
 run: $(STAMP)
 	$(VENV)/bin/python manage.py up $(ARGS)
 
 test: $(STAMP)
 	VENV=$(VENV) scripts/test
+
+test-fast: $(STAMP)
+	VENV=$(VENV) scripts/test --fast
 
 lint: $(STAMP)
 	VENV=$(VENV) scripts/test --lint-only

@@ -5,7 +5,7 @@ channel layer), opens N ``/ws/console/`` connections as a signed-in viewer, and 
 through ``console.realtime.publisher`` what 8 GPUs and 16 instances produce at 1 Hz (one
 batch a second: 8 gpu.sample, 1 host.sample, 16 instance.state). Reports the delivery
 latency of the samples (publish -> received by the client, p50/p99) and the web process's
-CPU. Target (issue 5): p99 under 200 ms at 200 clients. Clients and publisher share one
+CPU. The console's target: p99 under 200 ms at 200 clients. Clients and publisher share one
 process beside uvicorn: on a small machine they compete with it for CPU.
 
     .venv/bin/python bench/fanout.py --clients 50 200 --seconds 20

@@ -8,7 +8,7 @@ emulator; then measures, in the same run and against the same engine:
 - time to the first streamed byte (p50, p99);
 - throughput at 64 concurrent streams (completed streams per second), as a ratio of direct.
 
-Targets (issue 6): under 2 ms added at p50, at least 90% of direct throughput.
+The console's targets: under 2 ms added at p50, at least 90% of direct throughput.
 
     .venv/bin/python bench/gateway.py                        # Redis at 127.0.0.1:6379/2
     .venv/bin/python bench/gateway.py --requests 500 --streams 64 --stream-tokens 32

@@ -97,7 +97,7 @@ def emulator(
     data_dir: Path,
     tokens_per_second: float,
 ) -> AbstractContextManager[None]:
-    argv = [sys.executable, "-m", "engines.emulator", "serve", model, "--host", "127.0.0.1",
+    argv = [sys.executable, "-m", "emulator", "serve", model, "--host", "127.0.0.1",
             "--port", str(port), "--startup-seconds", "0", "--weights-gib", "1",
             "--kv-cache-gib", "1", "--tokens-per-second", str(tokens_per_second)]  # fmt: skip
     log = data_dir / f"emulator-{port}.log"

@@ -1,6 +1,6 @@
-"""Benchmark (issue 8): sleep/wake cycles of the emulator's CUDA mode on a real GPU.
+"""Benchmark: sleep/wake cycles of the emulator's CUDA mode on a real GPU.
 
-Starts ``python -m engines.emulator serve ... --device cuda`` with realistic sizes (30 GiB of
+Starts ``python -m emulator serve ... --device cuda`` with realistic sizes (30 GiB of
 weights, the KV cache filling 90% of the card), then runs level-1 and level-2 sleep/wake
 cycles through the project's own ``EngineClient`` while a thread samples the GPU with
 ``NvmlProbe`` and the engine's process tree with ``process_tree_rss`` every 100 ms. The
@@ -144,7 +144,7 @@ def _free_port() -> int:
 def start_emulator(args: argparse.Namespace, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     command = [
-        sys.executable, "-m", "engines.emulator", "serve", "bench/gpu-sleep-cycle",
+        sys.executable, "-m", "emulator", "serve", "bench/gpu-sleep-cycle",
         "--host", "127.0.0.1", "--port", str(port), "--device", "cuda", "--enable-sleep-mode",
         "--emulate-version", args.emulate_version, "--weights-gib", str(args.weights_gib),
         "--gpu-memory-utilization", str(args.gpu_memory_utilization),

@@ -3,7 +3,7 @@
 Fills a fresh database the way retention leaves it after 30 days of sampling (raw rows for
 the last ``--raw-hours``, minute rollups for 30 days, hour rollups for all of it), then
 times ``console.history.memory.memory_series`` for one GPU over several ranges, each
-answered at the resolution the console picks. Target (issue 5): under 100 ms.
+answered at the resolution the console picks. The console's target: under 100 ms.
 
     .venv/bin/python bench/history_query.py                 # SQLite in a temp dir
     .venv/bin/python bench/history_query.py --db-url postgres://postgres@127.0.0.1/bench

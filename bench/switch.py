@@ -39,13 +39,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ["held-l1", "held-l2", "api-switch", "sleep-job", "wake-job"]
 PROMPT = {"prompt": "The capital of France is", "max_tokens": 4, "temperature": 0}
 
 
@@ -99,6 +100,17 @@ def start_console(port: int, data_dir: Path) -> Console:
         [sys.executable, "manage.py", "up", "--demo", "--port", str(port)],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
+    try:
+        return connect(process, port, data_dir, env)
+    except BaseException:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(60)
+        raise
+
+
+def connect(
+    process: subprocess.Popen[bytes], port: int, data_dir: Path, env: dict[str, str]
+) -> Console:
     url = f"http://127.0.0.1:{port}"
     wait_for(lambda: "is up" in (data_dir / "up.log").read_text(errors="replace"), 120, "up")
     token = last_word(manage(env, "issue_token", "admin"))
@@ -217,6 +229,7 @@ class Figures:
     console: list[float] = field(default_factory=list)
     tails: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    segments: list[dict[str, float]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         d, c = p(self.direct, 50), p(self.console, 50)
@@ -228,6 +241,8 @@ class Figures:
             "after_call_p50_ms": p(self.tails, 50) if self.tails else None,
             "after_call_p95_ms": p(self.tails, 95) if self.tails else None,
             "errors": len(self.errors), "first_error": self.errors[0] if self.errors else None,
+            "segments_p50_ms": {name: p([s[name] for s in self.segments], 50)
+                                for name in (self.segments[0] if self.segments else {})},
         }  # fmt: skip
 
 
@@ -272,14 +287,45 @@ def put_other_at_level_two(console: Console) -> None:
     settle(console)
 
 
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def held_segments(console: Console, sent: datetime, answered: datetime) -> dict[str, float]:
+    """Where a held request's time went, from the switch job's own timestamps (one clock:
+    the bench, the web process and the worker run on this machine): the gateway asking for
+    the job, the job waiting for a worker, the worker before each engine call, the calls,
+    and from the last call's end to the answer (the completion itself included)."""
+    jobs = console.api.get("/api/jobs/").raise_for_status().json()
+    jobs = jobs.get("results", jobs) if isinstance(jobs, dict) else jobs
+    job = next(j for j in jobs if j["kind"] == "switch" and instant(j["created_at"]) >= sent)
+    first, second = ((job.get("outcome_detail") or {}).get("steps") or [{}, {}])[:2]
+
+    def ms(later: datetime, earlier: datetime) -> float:
+        return round((later - earlier).total_seconds() * 1000, 1)
+
+    return {
+        "ask": ms(instant(job["created_at"]), sent),
+        "dispatch": ms(instant(job["started_at"]), instant(job["created_at"])),
+        "before_first_call": ms(instant(first["started_at"]), instant(job["started_at"])),
+        "first_call": round(first["call_seconds"] * 1000, 1),
+        "between_calls": ms(instant(second["started_at"]), instant(first["call_ended_at"])),
+        "second_call": round(second["call_seconds"] * 1000, 1),
+        "to_answer": ms(answered, instant(second["call_ended_at"])),
+    }
+
+
 def held_round(console: Console, figures: Figures, level: int) -> None:
     if level == 2:
         put_other_at_level_two(console)
     _, asleep = awake_and_asleep(console)
     model = console.instances[asleep]["served_model_name"]
+    sent = datetime.now(UTC)
     ms, _ = timed(lambda: console.v1.post("/v1/completions", json={"model": model, **PROMPT})
                   .raise_for_status())  # fmt: skip
+    answered = datetime.now(UTC)
     figures.console.append(ms)
+    figures.segments.append(held_segments(console, sent, answered))
     settle(console)
     if level == 2:
         put_other_at_level_two(console)
@@ -324,11 +370,17 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=SCENARIOS,
+        default=SCENARIOS,
+        help="run these scenarios only (sleep-job and wake-job run together)",
+    )
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="bench-switch-"))
     console = start_console(args.port, data_dir)
-    results = {name: Figures() for name in ("held-l1", "held-l2", "api-switch", "sleep-job",
-                                            "wake-job")}  # fmt: skip
+    results = {name: Figures() for name in SCENARIOS if name in args.only}
     try:
         # Untimed: each engine's first level-1 sleep pins its host buffers (0.6 s/GiB, seconds
         # for the demo's 8 GiB); every later one reuses them, by hand or through the console.
@@ -336,10 +388,15 @@ def main() -> int:
             run_job(console, awake_and_asleep(console)[1], "switch", {"level": 1})
             settle(console)
         for _ in range(args.rounds):
-            held_round(console, results["held-l1"], level=1)
-            held_round(console, results["held-l2"], level=2)
-            switch_round(console, results["api-switch"])
-            sleep_wake_round(console, results["sleep-job"], results["wake-job"])
+            if "held-l1" in results:
+                held_round(console, results["held-l1"], level=1)
+            if "held-l2" in results:
+                held_round(console, results["held-l2"], level=2)
+            if "api-switch" in results:
+                switch_round(console, results["api-switch"])
+            if "sleep-job" in results or "wake-job" in results:
+                sleep_wake_round(console, results.setdefault("sleep-job", Figures()),
+                                 results.setdefault("wake-job", Figures()))  # fmt: skip
     finally:
         os.killpg(console.process.pid, signal.SIGINT)
         console.process.wait(60)
@@ -354,6 +411,9 @@ def main() -> int:
               f"{s['ratio_p50']:>6} {after:>19}")  # fmt: skip
         if s["errors"]:
             print(f"{'':<11} {s['errors']} failed: {s['first_error']}")
+        if s["segments_p50_ms"]:
+            parts = ", ".join(f"{k} {v}" for k, v in s["segments_p50_ms"].items())
+            print(f"{'':<11} p50 ms: {parts}")
     if args.json:
         args.json.write_text(json.dumps({"rounds": args.rounds, "scenarios": summary}, indent=1))
     print(f"data dir (logs): {data_dir}")

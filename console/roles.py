@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from enum import IntEnum, StrEnum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.mixins import AccessMixin
@@ -22,6 +22,9 @@ from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
+
+from console import audit
+from console.models import Outcome
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -44,6 +47,9 @@ class Role(IntEnum):
 
 GROUP_ROLES: Mapping[str, Role] = {role.label: role for role in Role}
 
+# The audit action of a page's form refused for the user's role.
+ROLE_REFUSAL = "request.role"
+
 
 class Action(StrEnum):
     """Something a user asks to do; ``REQUIRED_ROLE`` says who may."""
@@ -59,17 +65,21 @@ class Action(StrEnum):
     MANAGE_HOSTS = "hosts.manage"
     MANAGE_USERS = "users.manage"
     MANAGE_TOKENS = "tokens.manage"
+    MANAGE_ALERTS = "alerts.manage"
     VIEW_AUDIT = "audit.view"
+    VIEW_USAGE = "usage.view"
 
 
 OPERATE = frozenset(
     {Action.SLEEP, Action.WAKE, Action.SWITCH, Action.LAUNCH, Action.STOP, Action.CANCEL}
 )
+# Operators' reads that viewers do not get: who used how much of the models.
+OPERATOR_READS = frozenset({Action.VIEW_USAGE})
 REQUIRED_ROLE: Mapping[Action, Role] = {
     action: Role.VIEWER
     if action == Action.VIEW
     else Role.OPERATOR
-    if action in OPERATE
+    if action in OPERATE | OPERATOR_READS
     else Role.ADMIN
     for action in Action
 }
@@ -158,8 +168,21 @@ class RoleRequiredMixin(AccessMixin):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         if not can(request.user, self.required_action):
-            raise PermissionDenied("Your role does not allow this.")
+            refuse(request, self.required_action)
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc, no-any-return]
+
+
+def refuse(request: HttpRequest, action: Action) -> NoReturn:
+    """403 for a signed-in user whose role lacks ``action``. A refused change (a form posted
+    by a viewer) is audited like the API's refusals; a refused read is not."""
+    if request.method not in SAFE_METHODS:
+        audit.record(
+            request,
+            ROLE_REFUSAL,
+            Outcome.REFUSED,
+            detail={"method": request.method, "path": request.path[:200], "needs": action.value},
+        )
+    raise PermissionDenied("Your role does not allow this.")
 
 
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponseBase])
@@ -174,7 +197,7 @@ def role_required(action: Action) -> Callable[[ViewFunc], ViewFunc]:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if not can(request.user, action):
-                raise PermissionDenied("Your role does not allow this.")
+                refuse(request, action)
             return view(request, *args, **kwargs)
 
         return wrapped  # type: ignore[return-value]
@@ -188,8 +211,13 @@ def assign_role(user: PermissionsMixin, role: Role) -> None:
     Migration 0002 creates the groups; they are created again here when missing (a
     transactional test's flush, or an admin who deleted one by hand).
     """
-    user.groups.remove(*Group.objects.filter(name__in=GROUP_ROLES))
+    revoke_role(user)
     user.groups.add(Group.objects.get_or_create(name=role.label)[0])
+
+
+def revoke_role(user: PermissionsMixin) -> None:
+    """Take every role group from the user (sign-on found none of theirs mapped)."""
+    user.groups.remove(*Group.objects.filter(name__in=GROUP_ROLES))
     user.__dict__.pop(_CACHE_ATTR, None)
 
 

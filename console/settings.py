@@ -15,6 +15,7 @@ from csp import constants as csp
 from console.datadir import secure_data_dir
 from console.engine_addresses import ANY_NETWORK, DEFAULT_ENGINE_PORTS, parse_networks, parse_ports
 from console.env import ConfigError, Env, parse_database_url
+from console.sso.config import authentication_backends, mozilla_settings, oidc_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = Env.from_os()
@@ -139,6 +140,12 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+# Single sign-on (console.sso): on when CONSOLE_OIDC_CLIENT_ID is set; see docs/sso.md.
+CONSOLE_OIDC = oidc_config(env)
+CONSOLE_LOCAL_LOGIN = env.boolean("CONSOLE_LOCAL_LOGIN", True)
+AUTHENTICATION_BACKENDS = authentication_backends(CONSOLE_OIDC, CONSOLE_LOCAL_LOGIN)
+globals().update(mozilla_settings(CONSOLE_OIDC))
+LOGIN_REDIRECT_URL_FAILURE = "/sso/refused/"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -307,17 +314,41 @@ CELERY_BEAT_SCHEDULE["gateway-history"] = {
     "schedule": 60.0,
     "options": {"queue": "control", "expires": 120.0},
 }
+CELERY_BEAT_SCHEDULE["key-usage"] = {
+    "task": "console.tasks.key_usage",
+    "schedule": 60.0,
+    "options": {"queue": "control", "expires": 120.0},
+}
 CELERY_BEAT_SCHEDULE["history-rollup"] = {
     "task": "console.tasks.history_rollup",
     "schedule": 60.0,
     "options": {"queue": "control", "expires": 120.0},
 }
+# Instances' schedules (console.jobs.schedule_policy): a window start or timed sleep is
+# acted on at the first round after its minute, so rounds come well within a minute.
+CELERY_BEAT_SCHEDULE["instance-schedules"] = {
+    "task": "console.tasks.instance_schedules",
+    "schedule": 20.0,
+    "options": {"queue": "control", "expires": 40.0},
+}
 SIM_GPU_DIR = env.path("CONSOLE_SIM_GPU_DIR", DATA_DIR / "simgpu")
+# Alerts (console.notifications): attempts per delivery and the first retry's delay (it
+# doubles); a wake slower than this is alerted; GPU memory or host RAM at this share of its
+# total is alerted, at most once per quiet period per GPU or host (vLLM itself takes 90%).
+CONSOLE_ALERT_ATTEMPTS = env.integer("CONSOLE_ALERT_ATTEMPTS", 5, minimum=1)
+CONSOLE_ALERT_BACKOFF_SECONDS = env.number("CONSOLE_ALERT_BACKOFF_SECONDS", 10.0, minimum=0.1)
+CONSOLE_ALERT_SLOW_WAKE_SECONDS = env.number("CONSOLE_ALERT_SLOW_WAKE_SECONDS", 30.0, minimum=0.0)
+CONSOLE_ALERT_MEMORY_PERCENT = env.number("CONSOLE_ALERT_MEMORY_PERCENT", 97.0, minimum=1.0)
+CONSOLE_ALERT_MEMORY_QUIET_SECONDS = env.number(
+    "CONSOLE_ALERT_MEMORY_QUIET_SECONDS", 1800.0, minimum=1.0
+)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"one_line_refusals": {"()": "console.request_log.OneLineRefusals"}},
+    "loggers": {"django.request": {"filters": ["one_line_refusals"]}},
     "root": {"handlers": ["console"], "level": env.string("CONSOLE_LOG_LEVEL", "INFO").upper()},
 }

@@ -59,16 +59,17 @@ class EngineTimeout(EngineError):
 class EngineDead(EngineError):
     """The engine core died (``/health`` 503, or vLLM's EngineDeadError body).
 
-    vLLM then exits unless ``VLLM_KEEP_ALIVE_ON_ENGINE_DEATH=1`` (facts 4): only a restart
-    helps, so this is not retryable.
+    vLLM then exits unless ``VLLM_KEEP_ALIVE_ON_ENGINE_DEATH=1`` (docs/vllm-behaviour.md §4): only a
+    restart helps, so this is not retryable.
     """
 
 
 class EngineBusy(EngineError):
     """The engine refused for now and says so: retry later.
 
-    0.33 answers 503 ``engine_paused`` to generation requests while ``/pause``d (facts 2.7);
-    0.26+ ``/reset_prefix_cache`` answers ``{"success": false}`` while requests hold blocks.
+    0.33 answers 503 ``engine_paused`` to generation requests while ``/pause``d
+    (docs/vllm-behaviour.md §2.7); 0.26+ ``/reset_prefix_cache`` answers ``{"success": false}``
+    while requests hold blocks.
     """
 
     retryable = True
@@ -78,7 +79,7 @@ class EngineAsleep(EngineError):
     """A generation request was refused by the client because the engine is asleep.
 
     On vLLM <= 0.16 such a request kills the engine; on 0.17+ it hangs until a wake
-    (facts 4). Wake the engine first.
+    (docs/vllm-behaviour.md §4). Wake the engine first.
     """
 
 
@@ -87,7 +88,8 @@ class EngineBadRequest(EngineError):
 
 
 class EngineUnauthorized(EngineBadRequest):
-    """401 on a ``/v1`` path: the client's ``api_key`` is missing or wrong (facts 2.11)."""
+    """401 on a ``/v1`` path: the client's ``api_key`` is missing or wrong
+    (docs/vllm-behaviour.md §2.11)."""
 
 
 class EngineServerError(EngineError):
@@ -98,21 +100,23 @@ class DevModeOff(EngineError):
     """404 on a dev endpoint: the server was started without ``VLLM_SERVER_DEV_MODE=1``.
 
     Without dev mode vLLM does not declare the routes at all, so FastAPI answers its own
-    ``{"detail":"Not Found"}`` (facts 2.1). Restart the server with the variable set.
+    ``{"detail":"Not Found"}`` (docs/vllm-behaviour.md §2.1). Restart the server with the variable
+    set.
     """
 
 
 class SleepModeDisabled(EngineError):
     """The server says sleep mode is not enabled (started without ``--enable-sleep-mode``).
 
-    V1 engines (every version the console targets) answer ``/sleep`` with a plain 200 even
-    then, freeing nothing (facts 2.1), so the client can raise this only when the answer
+    V1 engines (every version the console targets) answer ``/sleep`` with a plain 200 even then,
+    freeing nothing (docs/vllm-behaviour.md §2.1), so the client can raise this only when the answer
     itself says so; otherwise compare the memory freed (log parser, GPU probe).
     """
 
 
 class WakeOutOfMemory(EngineError):
-    """``/wake_up`` failed with CUDA out of memory; the engine stays asleep (facts 2.4).
+    """``/wake_up`` failed with CUDA out of memory; the engine stays asleep
+    (docs/vllm-behaviour.md §2.4).
 
     Another process holds the memory: free it (put another model to sleep) before retrying,
     hence not retryable as such.

@@ -1,7 +1,7 @@
 """vLLM's ``/metrics`` page as a dataclass: load, sleep state and latency histograms.
 
 The text is parsed with prometheus_client's own parser; this module only picks vLLM's
-metrics out of it (names per vllm-facts section 7) and checks that what it uses is
+metrics out of it (names per docs/vllm-behaviour.md §7) and checks that what it uses is
 coherent, so garbage or a truncated scrape raises :class:`MetricsParseError` instead of
 producing numbers nobody should trust.
 """
@@ -20,7 +20,8 @@ from engines.errors import MetricsParseError
 
 RUNNING = "vllm:num_requests_running"
 WAITING = "vllm:num_requests_waiting"
-# 0.9.2 renamed the gauge; the old name is hidden from 0.9.2 and gone in 0.12.0 (facts 7).
+# 0.9.2 renamed the gauge; the old name is hidden from 0.9.2 and gone in 0.12.0
+# (docs/vllm-behaviour.md §7).
 KV_CACHE_USAGE = ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc")
 SLEEP_STATE = "vllm:engine_sleep_state"  # 0.11.1+
 TTFT = "vllm:time_to_first_token_seconds"

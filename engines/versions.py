@@ -1,7 +1,7 @@
 """What each vLLM release does with sleep mode, as one table of feature flags.
 
 The client, the emulator and the log parser all choose behaviour from here, so a fact
-about a version is written once. Every flag cites ../shared/vllm-facts.md section 1.
+about a version is written once. Every flag is a row of docs/vllm-behaviour.md §1.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ _VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
 
 
 class AsleepRequestBehaviour(StrEnum):
-    """What a generation request does when it reaches a sleeping engine (facts section 4)."""
+    """What a generation request does when it reaches a sleeping engine
+    (docs/vllm-behaviour.md §4)."""
 
     CRASH = "crash"  # <=0.16: illegal memory access, EngineDeadError, server exits
     HANG = "hang"  # 0.17-0.30: queued; a weights-only wake resumes scheduling (and crashes)
@@ -23,7 +24,7 @@ class AsleepRequestBehaviour(StrEnum):
 
 
 class LogFormat(StrEnum):
-    """The record layout of vLLM's logger (facts section 5.1)."""
+    """The record layout of vLLM's logger (docs/vllm-behaviour.md §5.1)."""
 
     V07 = "0.7"  # "INFO 03-02 10:04:51 worker.py:133] msg" (no opening bracket)
     V08 = "0.8"  # "INFO 03-02 10:04:51 [worker.py:133] msg"
@@ -86,8 +87,8 @@ class Features:
 
     @property
     def has_reset_prefix_cache(self) -> bool:
-        # Facts 2.2 date POST /reset_prefix_cache "0.8.x+" with no patch; its 0.8-0.11
-        # ``device`` parameter and log line (facts 2.6) start at 0.8.0.
+        # vLLM's route table dates POST /reset_prefix_cache "0.8.x+" with no patch; its 0.8-0.11
+        # ``device`` parameter and log line (docs/vllm-behaviour.md §2.6) start at 0.8.0.
         return self.version >= v("0.8.0")
 
     @property

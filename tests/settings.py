@@ -9,5 +9,9 @@ import os
 
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
 os.environ.setdefault("CONSOLE_REDIS_PREFIX", f"test-{os.getpid()}:")
+# pytest-xdist workers inherit the controller's environment, prefix included: each worker
+# gets its own, or their agents (all of host "gpu-test") take each other's jobs.
+if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["CONSOLE_REDIS_PREFIX"] += f"{worker}:"
 
 from console.settings import *  # noqa: F403

@@ -1,4 +1,4 @@
-"""Real vLLM end to end (issue 14): a raw transcript, then the console driving two engines.
+"""Real vLLM end to end: a raw transcript, then the console driving two engines.
 
 On the GPU machine (``gpu_run.sh`` installs everything first)::
 
@@ -44,7 +44,7 @@ from .raw import RawRecorder
 
 ROOT = Path(__file__).resolve().parents[2]
 VLLM_MODULE = "python3 -m vllm.entrypoints.cli.main"
-EMULATOR = "python -m engines.emulator"
+EMULATOR = "python -m emulator"
 UTILIZATION = 0.55
 # The emulated GPU of ``manage.py up`` without a GPU is 24 GiB: two of these cannot be awake.
 EMU_ARGS = ["--emulate-version", "0.25.0", "--weights-gib", "8", "--kv-cache-gib", "5",
@@ -92,7 +92,7 @@ def raw_command(args: argparse.Namespace, port: int) -> list[str]:
              "--served-model-name", "real/raw", "--gpu-memory-utilization", str(UTILIZATION),
              "--max-model-len", "4096", "--load-format", "dummy"]  # fmt: skip
     if args.emulate:
-        return [sys.executable, "-m", "engines.emulator", "serve", "emu/raw", *flags,
+        return [sys.executable, "-m", "emulator", "serve", "emu/raw", *flags,
                 "--emulate-version", "0.25.0", "--weights-gib", "13.49",
                 "--gpu-total-gib", "140.4", "--startup-seconds", "2"]  # fmt: skip
     return [sys.executable, "-m", "vllm.entrypoints.cli.main", "serve",

@@ -10,7 +10,9 @@ from django.conf import settings
 
 from console.agent.loop import AgentLoop, register
 from console.celery import app
+from console.jobs.process import launch_on
 from console.jobs.reconcile import fail_lost_host_jobs
+from console.jobs.sampling import listen_for_requests
 from engines.probes import GpuProbe, gpu_probe
 from engines.simgpu import GIB, SimGpu, SimGpuDir
 
@@ -46,14 +48,24 @@ def simulated_gpus(options: AgentOptions) -> Path | None:
     return directory.path if directory.exists() else None
 
 
+def host_probe(options: AgentOptions) -> GpuProbe:
+    """The one probe of this agent's life: its readings, the pinned memory it counts and
+    what the engines it launches are told all follow from this choice."""
+    return gpu_probe(simulated_gpus(options))
+
+
 def run_agent(options: AgentOptions) -> None:
-    sim_dir = simulated_gpus(options)
-    probe: GpuProbe = gpu_probe(sim_dir)
+    probe = host_probe(options)
+    launch_on(probe)
     host = register(options.host, probe, AGENT_VERSION)
     # Before taking jobs: those its previous run was running died with it (SIGKILL, reboot).
     fail_lost_host_jobs(host.pk)
-    loop = AgentLoop(host, probe, sim_dir, options.interval)
+    loop = AgentLoop(host, probe, options.interval)
     threading.Thread(target=loop.run_forever, name="agent-loop", daemon=True).start()
+    threading.Thread(
+        target=listen_for_requests, args=(host.name, loop.asked, loop.stopped),
+        name="agent-sample-requests", daemon=True,
+    ).start()  # fmt: skip
     try:
         app.worker_main(
             [
@@ -68,3 +80,4 @@ def run_agent(options: AgentOptions) -> None:
         )  # fmt: skip
     finally:
         loop.stopped.set()
+        loop.asked.set()

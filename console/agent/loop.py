@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from console.agent.adopted import AdoptedProcesses, log_readable, publish_status
@@ -32,6 +32,9 @@ from console.models import (
     Subject,
     transition,
 )
+from console.models.notifications import AlertKind
+from console.notifications import watch
+from console.notifications.alerts import alert
 from console.realtime import notify
 from console.realtime.messages import Event
 from console.realtime.publisher import publish
@@ -46,10 +49,11 @@ log = logging.getLogger(__name__)
 State = InstanceState
 # States in which the engine's process should be alive.
 RUNNING_STATES = [State.AWAKE, State.SLEEPING, State.FALLING_ASLEEP, State.WAKING, State.UNKNOWN]
-# Live data (issue 5): engines whose /metrics are scraped (not while a job moves them).
+# Engines whose /metrics are scraped for the live view (not while a job moves them: a
+# scrape must not queue beside a sleep or a wake).
 SCRAPED_STATES = {State.AWAKE, State.SLEEPING}
-# Live tail (issue 5): a burst (a request log at high load) is cut to its last lines per
-# tick, and each line to a length a page can show; the file keeps everything.
+# The live tail: a burst (a request log at high load) is cut to its last lines per tick,
+# and each line to a length a page can show; the file keeps everything.
 LIVE_TAIL_LINES = 200
 LIVE_LINE_CHARS = 4000
 
@@ -82,22 +86,29 @@ class AgentLoop:
 
     host: Host
     probe: GpuProbe
-    sim_dir: Path | None
     interval: float = 1.0
     tails: dict[int, LogTail] = field(default_factory=dict)
     stopped: threading.Event = field(default_factory=threading.Event)
+    asked: threading.Event = field(default_factory=threading.Event)
     # Logs found at start were read by the agent that ran before: skip what they hold.
     primed: bool = False
-    # Live data (issue 5): engine /metrics for the samples.
+    # Engine /metrics, added to each engine's memory sample for the live view.
     scraper: EngineScraper = field(default_factory=_scraper)
     live: list[Event] = field(default_factory=list)
     # The host worker's launcher (same process): its engines are this process's children.
     launcher: Launcher = field(default_factory=host_launcher)
-    # Issue 16: engines registered by URL, found by the port they listen on.
+    # Engines registered by URL (adopted): the console did not launch them, so their
+    # process is found by the port they listen on.
     adopted: AdoptedProcesses = field(default_factory=AdoptedProcesses)
 
     def run_forever(self) -> None:
-        while not self.stopped.wait(self.interval):
+        while not self.stopped.is_set():
+            # A tick every interval, or at once when a job's engine calls are done
+            # (``console.jobs.sampling``): its "after" sample must precede the next move.
+            self.asked.wait(self.interval)
+            self.asked.clear()
+            if self.stopped.is_set():
+                return
             try:
                 self.tick()
             except Exception:
@@ -109,23 +120,26 @@ class AgentLoop:
     def tick(self) -> None:
         now = timezone.now()
         Host.objects.filter(pk=self.host.pk).update(last_heartbeat=now)
-        # Issue 15 item 15: an engine killed from outside stays a zombie until reaped.
+        # An engine killed from outside stays a zombie until reaped, and looks alive.
         self.launcher.reap()
         instances = list(Instance.objects.filter(host=self.host).prefetch_related("gpus"))
         pids = self.engine_pids(instances)
-        self.sample(now, self.probe.read(), instances, pids)
+        # Stamped as the GPUs are read, not when the tick began: a job's evidence takes a
+        # sample as "before" or "after" one of its calls by this time, and the tick's work
+        # before the read can take hundreds of milliseconds on a busy host.
+        self.sample(timezone.now(), self.probe.read(), instances, pids)
         for instance in instances:
             self.follow_log(instance)
             self.check_alive(instance)
         self.forget_tails({instance.pk for instance in instances})
         self.adopted.forget({instance.pk for instance in instances})
         self.primed = True
-        # Live data (issue 5): the tick's events in one publication (one Redis round trip).
+        # The tick's live events in one publication (one Redis round trip).
         live, self.live = self.live, []
         publish(*live)
 
     def engine_pids(self, instances: list[Instance]) -> dict[int, int]:
-        """Each running engine's process (launched here, or found on its port: issue 16),
+        """Each running engine's process (launched here, or found on its port if adopted),
         and, for the instance page, what evidence the agent can gather and why."""
         pids: dict[int, int] = {}
         reports: dict[int, dict[str, object]] = {}
@@ -171,7 +185,7 @@ class AgentLoop:
         for instance in instances:
             pid = pids.get(instance.pk)
             if pid and alive(pid):
-                rss = process_tree_rss(pid, self.sim_dir)
+                rss = process_tree_rss(pid, self.probe)
                 scraped = self.scraper.figures(instance) if instance.state in SCRAPED_STATES else {}
                 rows.append(
                     MemorySample(
@@ -181,7 +195,8 @@ class AgentLoop:
                     )
                 )  # fmt: skip
         MemorySample.objects.bulk_create(rows)
-        self.live += notify.sample_events(self.host, rows)  # Live data (issue 5)
+        self.live += notify.sample_events(self.host, rows)
+        watch.full_memory(rows)
 
     def forget_tails(self, present: set[int]) -> None:
         """Close the logs of instances deleted or moved to another host."""
@@ -189,7 +204,7 @@ class AgentLoop:
             self.tails.pop(instance_id).close()
 
     def follow_log(self, instance: Instance) -> None:
-        """Engine events to the database, and (issue 5) new lines to the live tail."""
+        """Engine events to the database, and new lines to the live tail."""
         if not instance.log_path:
             return
         tail = self.tails.get(instance.pk)
@@ -198,7 +213,7 @@ class AgentLoop:
                 tail.close()
             tail = LogTail(Path(instance.log_path), keep_lines=LIVE_TAIL_LINES)
             self.tails[instance.pk] = tail
-            # An adopted engine's log (issue 16) holds what happened before the console
+            # An adopted engine's log holds what happened before the console
             # watched it; a launched engine's log starts with this launch.
             if not self.primed or not instance.pid:
                 tail.poll()
@@ -206,7 +221,7 @@ class AgentLoop:
         events = tail.poll()
         if events:
             rows = EngineEvent.objects.bulk_create([_event_row(instance, e) for e in events])
-            self.live += notify.engine_event_messages(rows)  # Live data (issue 5)
+            self.live += notify.engine_event_messages(rows)
         self.live += notify.log_line_events(instance.pk, live_tail(tail.take_lines()))
 
     def check_alive(self, instance: Instance) -> None:
@@ -217,13 +232,23 @@ class AgentLoop:
             return
         lines = last_lines(Path(instance.log_path), 40) if instance.log_path else []
         detail = f"engine process {instance.pid} exited"
-        if transition(
-            instance.pk, {InstanceState(instance.state)}, State.ERROR, state_detail=detail, pid=None
-        ):
-            stop_leftovers(instance.pid)
+        # The state and the event that explains it in one transaction: whoever sees the
+        # error finds its engine_died event.
+        with transaction.atomic():
+            if not transition(
+                instance.pk, {InstanceState(instance.state)}, State.ERROR, state_detail=detail,
+                pid=None,
+            ):  # fmt: skip
+                return
             EngineEvent.objects.create(
                 instance=instance, kind="engine_died", message="\n".join([detail, *lines])
             )
+            alert(
+                AlertKind.ENGINE_DIED, f"{instance.name} on {self.host.name}: {detail}",
+                instance=instance.name, host=self.host.name, pid=instance.pid,
+                last_lines="\n".join(redact_secrets(line) for line in lines[-10:]),
+            )  # fmt: skip
+        stop_leftovers(instance.pid)
 
 
 def stop_leftovers(group: int) -> None:
@@ -282,10 +307,19 @@ def _by_instance(reading: GpuReading, names: dict[int, str]) -> dict[str, int]:
 
 
 def _event_row(instance: Instance, event: EngineLogEvent) -> EngineEvent:
+    """The row of a parsed line: its figures in their columns, everything it said in
+    ``data``. The job it belongs to is linked by the job's evidence, which knows (the
+    agent sees a line up to a tick after the job ended, and a switch's victim is another
+    instance than its job's)."""
     return EngineEvent(
         instance=instance,
         kind=str(event.event),
         at=timezone.now(),
+        seconds=event.seconds,
+        freed_gib=event.freed_gib,
+        backed_up_gib=event.backed_up_gib,
+        still_in_use_gib=event.still_in_use_gib,
+        gib=event.gib,
         data=event.to_json_dict(),
         message=redact_secrets(event.line)[:2000],
     )

@@ -25,7 +25,10 @@ from console.roles import Action, RolePermission
 AUTHENTICATION = (HashedTokenAuthentication, SessionAuthentication)
 
 # Viewset action names as the audit log spells them.
-_VERBS = {"create": "create", "update": "update", "partial_update": "update", "destroy": "delete"}
+_VERBS = {
+    "create": "create", "update": "update", "partial_update": "update", "destroy": "delete",
+    "test": "test",
+}  # fmt: skip
 
 
 class Pagination(LimitOffsetPagination):

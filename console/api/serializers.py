@@ -119,7 +119,7 @@ class InstanceSerializer(RoleAwareSerializer):
     def to_representation(self, instance: Any) -> dict[str, Any]:
         data = super().to_representation(instance)
         if isinstance(data.get("launch_args"), list):
-            # Rows stored before secret flags were refused (issue 15 item 1) may hold one.
+            # Rows stored before secret flags were refused may hold one: never shown.
             data["launch_args"] = redact_command(data["launch_args"])
         return data
 
@@ -134,7 +134,7 @@ class InstanceSerializer(RoleAwareSerializer):
         return value.rstrip("/")
 
     def validate_log_path(self, value: str) -> str:
-        """Issue 16: an adopted engine's log, followed by its host's agent (checked here, on
+        """An adopted engine's log, followed by its host's agent (checked here, on
         the console's machine, which is the agent's in a one-machine install)."""
         if not value or (self.instance is not None and value == self.instance.log_path):
             return value  # unchanged: a launched engine's log may be gone since it stopped
@@ -183,6 +183,7 @@ class JobSerializer(RoleAwareSerializer):
     requested_by = serializers.CharField(
         source="requested_by.username", read_only=True, default=None
     )
+    author = serializers.CharField(read_only=True)
     restricted: ClassVar[dict[str, Action]] = {"requested_from": Action.VIEW_AUDIT}
 
     class Meta:
@@ -194,6 +195,7 @@ class JobSerializer(RoleAwareSerializer):
             "params",
             "state",
             "requested_by",
+            "author",
             "requested_from",
             "created_at",
             "started_at",

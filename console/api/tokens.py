@@ -6,6 +6,7 @@ Clients send it as before: ``Authorization: Token <key>``.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -43,9 +44,9 @@ class HashedTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-unty
         }
 
 
-def new_token(user: AbstractBaseUser) -> str:
-    """A new key for ``user``, without expiry, beside any it already has."""
-    _row, key = AuthToken.objects.create(user, expiry=None)
+def new_token(user: AbstractBaseUser, expiry: timedelta | None = None) -> str:
+    """A new key for ``user``, beside any it already has; without expiry unless given."""
+    _row, key = AuthToken.objects.create(user, expiry=expiry)
     return str(key)
 
 

@@ -10,6 +10,8 @@ from console.api.actions import ACTION_VIEWS, CancelJobView
 from console.api.base import AUTHENTICATION
 from console.api.errors import NOT_FOUND_ROUTE, not_found
 from console.api.inference_keys import InferenceKeyViewSet
+from console.api.notification_rules import NotificationRuleViewSet
+from console.api.schedules import ScheduleView
 from console.api.views import AuditViewSet, HostViewSet, InstanceViewSet, JobViewSet, MeView
 from console.roles import Action, RolePermission, role_required
 
@@ -19,6 +21,7 @@ router.register("jobs", JobViewSet, basename="job")
 router.register("hosts", HostViewSet, basename="host")
 router.register("audit", AuditViewSet, basename="audit")
 router.register("inference-keys", InferenceKeyViewSet, basename="inference-key")
+router.register("notification-rules", NotificationRuleViewSet, basename="notification-rule")
 
 schema_view = SpectacularAPIView.as_view(
     authentication_classes=AUTHENTICATION, permission_classes=(RolePermission,)
@@ -39,6 +42,7 @@ urlpatterns = [
         path(f"instances/<int:pk>/{verb}/", view.as_view(), name=f"instance-{verb}")
         for verb, view in ACTION_VIEWS.items()
     ),
+    path("instances/<int:pk>/schedule/", ScheduleView.as_view(), name="instance-schedule"),
     path("jobs/<int:pk>/cancel/", CancelJobView.as_view(), name="job-cancel"),
     path("me/", MeView.as_view(), name="me"),
     path("schema/", schema_view, name="schema"),

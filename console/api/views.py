@@ -8,6 +8,7 @@ from typing import Any
 from celery import current_app
 from django.db import transaction
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.exceptions import ValidationError
@@ -24,6 +25,7 @@ from console.api.serializers import (
     JobSerializer,
     MeSerializer,
 )
+from console.audit_query import DATETIME_HELP, AuditFilterForm, filter_entries
 from console.models import AuditEntry, Host, Instance, Job, JobKind, JobState, Outcome
 from console.models.jobs import ACTIVE
 from console.roles import Action, allowed_actions, role_of
@@ -47,7 +49,7 @@ def id_filter(request: Request, name: str) -> int | None:
     return int(value)
 
 
-# Issue 16: what decides which engine answers and whether it is the one registered.
+# What decides which engine answers and whether it is the one registered.
 PROBED_BY = {"base_url", "served_model_name", "api_key"}
 RECONCILE_TASK = "console.tasks.reconcile_instance"
 
@@ -132,29 +134,29 @@ class HostViewSet(ConsoleAPIView, viewsets.ReadOnlyModelViewSet[Host]):
 @extend_schema_view(
     list=extend_schema(
         parameters=[
-            OpenApiParameter("action", str, description="e.g. instance.create"),
+            OpenApiParameter(
+                "action", str, description="An action (instance.create) or a kind (instance)."
+            ),
             OpenApiParameter("outcome", str, enum=Outcome.values),
             OpenApiParameter("username", str),
+            OpenApiParameter("since", OpenApiTypes.DATETIME, description=DATETIME_HELP),
+            OpenApiParameter("until", OpenApiTypes.DATETIME, description=DATETIME_HELP),
         ]
     )
 )
 class AuditViewSet(ConsoleAPIView, mixins.ListModelMixin, viewsets.GenericViewSet[AuditEntry]):
-    """The audit log, newest first (admins only; nobody can change it)."""
+    """The audit log, newest first (admins only; nobody can change it); the audit page's
+    filters, with the same errors."""
 
     serializer_class = AuditEntrySerializer
     read_action = Action.VIEW_AUDIT
     audit_type = "audit"
 
     def get_queryset(self) -> QuerySet[AuditEntry]:
-        entries = AuditEntry.objects.all()
-        for name in ("action", "username"):
-            value = self.request.query_params.get(name)
-            if value:
-                entries = entries.filter(**{name: value})
-        outcome = choice_filter(self.request, "outcome", Outcome.values)
-        if outcome is not None:
-            entries = entries.filter(outcome=outcome)
-        return entries
+        filters = AuditFilterForm(self.request.query_params)
+        if not filters.is_valid():
+            raise ValidationError(filters.errors.get_json_data())
+        return filter_entries(AuditEntry.objects.all(), filters)
 
 
 class MeView(ConsoleAPIView):

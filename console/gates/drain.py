@@ -20,6 +20,7 @@ from functools import lru_cache
 from redis import Redis
 from redis.exceptions import RedisError
 
+from console import critical
 from console.gates import redis_keys, scripts
 from console.gates.config import GatewayConfig
 from console.models import Instance
@@ -47,15 +48,21 @@ def _episode(instance_id: int) -> int:
     return int(changed.timestamp() * 1_000_000)
 
 
-def close_gate(redis: Redis, prefix: str, instance_id: int, expire_seconds: int) -> str:
+def close_gate(
+    redis: Redis, prefix: str, instance_id: int, expire_seconds: int, seen: datetime | None = None
+) -> str:
     """Close the gate for the instance's current awake stretch; returns the closing token.
 
+    ``seen``: the row's ``state_changed_at`` as the caller read it, which saves reading it
+    first (it is read once after the close all the same).
     The closing expires: a sleep abandoned between the close and its move to
     ``falling_asleep`` (its worker killed) must not hold the model's requests for ever.
     """
     nonce = secrets.token_hex(8)
+    known = None if seen is None else int(seen.timestamp() * 1_000_000)
     while True:
-        episode = _episode(instance_id)
+        episode = known if known is not None else _episode(instance_id)
+        known = None
         token = f"{episode}:{nonce}"
         redis.set(redis_keys.gate(prefix, instance_id), token, ex=expire_seconds)
         # The row moved between the read and the close (a reconcile correction): close
@@ -114,12 +121,13 @@ def close_and_drain(instance: Instance, config: GatewayConfig | None = None) -> 
                     f"({type(error).__name__}: {error}); requests to it cannot be held, "
                     "so it was not put to sleep"
                 ) from error
-            time.sleep(_REDIS_RETRY_SECONDS)
+            with critical.waiting():
+                time.sleep(_REDIS_RETRY_SECONDS)
 
 
 def _close_and_drain(redis: Redis, instance: Instance, config: GatewayConfig) -> None:
     expire = int(config.drain_seconds + _GATE_MARGIN_SECONDS)
-    token = close_gate(redis, config.redis_prefix, instance.pk, expire)
+    token = close_gate(redis, config.redis_prefix, instance.pk, expire, instance.state_changed_at)
     deadline = time.monotonic() + config.drain_seconds
     while (count := inflight_count(redis, config.redis_prefix, instance.pk)) > 0:
         if time.monotonic() >= deadline:
@@ -130,4 +138,5 @@ def _close_and_drain(redis: Redis, instance: Instance, config: GatewayConfig) ->
                 f"{instance.name}: {count} gateway request(s) still in flight after "
                 f"{config.drain_seconds:g} s; not put to sleep"
             )
-        time.sleep(_POLL_SECONDS)
+        with critical.waiting():
+            time.sleep(_POLL_SECONDS)

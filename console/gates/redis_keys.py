@@ -46,3 +46,8 @@ def figures_index(prefix: str) -> str:
 def figures_recorded(prefix: str) -> str:
     """JSON of every model's counters when the history last recorded them (for deltas)."""
     return f"{prefix}gw:figures-recorded"
+
+
+def quiet_probe(prefix: str, instance_id: int, stopped_at: float) -> str:
+    """Present while reconcile waits before asking a silent stopped engine again."""
+    return f"{prefix}reconcile:quiet:{instance_id}:{stopped_at:.6f}"

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from starlette.types import Receive, Scope, Send
 
 from console.gates.config import GatewayConfig
+from console.gateway.accounts import Accounts
 from console.gateway.auth import KeyGuard, check_model
 from console.gateway.errors import GatewayError, not_found, unavailable
 from console.gateway.hold import Asker
@@ -27,12 +28,14 @@ from console.gateway.proxy import Upstream, forward
 from console.gateway.request import (
     ClientGone,
     check_head,
+    json_payload,
     model_of,
     read_body,
     watch_disconnect,
 )
 from console.gateway.routes import KeyEntry, Route
 from console.gateway.runtime import Runtime
+from console.gateway.usage import Account
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +50,16 @@ class GatewayApp:
         self._config = config
         self._runtime: Runtime | None = None
         self._guard: KeyGuard | None = None  # made with the runtime, on the same loop
+        self._accounts: Accounts | None = None  # likewise
         self._starting: asyncio.Lock | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        runtime, guard = await self._started()
+        runtime, guard, accounts = await self._started()
         try:
-            await handle(runtime, guard, scope, receive, send)
+            await handle(runtime, guard, accounts, scope, receive, send)
         except GatewayError as error:
             await send_error(send, error)
         except ClientGone:
@@ -68,18 +72,24 @@ class GatewayApp:
             retry = runtime.config.retry_after_seconds
             await send_error(send, unavailable(message, "gateway_unavailable", retry))
 
-    async def _started(self) -> tuple[Runtime, KeyGuard]:
-        if self._runtime is not None and self._guard is not None:
-            return self._runtime, self._guard
+    async def _started(self) -> tuple[Runtime, KeyGuard, Accounts]:
+        if self._runtime is not None and self._guard is not None and self._accounts is not None:
+            return self._runtime, self._guard, self._accounts
         self._starting = self._starting or asyncio.Lock()
         async with self._starting:
-            if self._runtime is None or self._guard is None:
+            if self._runtime is None or self._guard is None or self._accounts is None:
                 runtime = await Runtime.start(self._config or GatewayConfig.from_settings())
-                self._guard = KeyGuard(runtime.redis, runtime.table, runtime.config.redis_prefix)
+                prefix = runtime.config.redis_prefix
+                self._guard = KeyGuard(runtime.redis, runtime.table, prefix)
+                lease = runtime.config.request_lease_seconds
+                self._accounts = Accounts(runtime.redis, prefix, lease)
                 self._runtime = runtime
-        return self._runtime, self._guard
+        return self._runtime, self._guard, self._accounts
 
     async def aclose(self) -> None:
+        if self._accounts is not None:
+            await self._accounts.aclose()
+            self._accounts = None
         if self._runtime is not None:
             await self._runtime.aclose()
             self._runtime = self._guard = None
@@ -96,8 +106,9 @@ class GatewayApp:
 
 
 async def handle(
-    runtime: Runtime, guard: KeyGuard, scope: Scope, receive: Receive, send: Send
-) -> None:
+    runtime: Runtime, guard: KeyGuard, accounts: Accounts, scope: Scope, receive: Receive,
+    send: Send,
+) -> None:  # fmt: skip
     path = forwardable_path(scope["path"], scope.get("raw_path"))
     headers: list[tuple[bytes, bytes]] = list(scope["headers"])
     check_head(headers)
@@ -111,17 +122,20 @@ async def handle(
         await send_json(send, 200, await model_card(runtime, key, path[len(_MODEL_PATH) :]))
         return
     body = await read_body(receive, runtime.config.max_body_bytes)
-    model = model_of(body)
+    payload = json_payload(body)
+    model = model_of(payload)
     check_model(key, model)
     runtime.table.used_key_ids.add(key.key_id)
+    account, body = await accounts.open(key, model, path, payload, body)
     upstream = Upstream(scope["method"], path, scope.get("query_string", b""), headers, body)
     disconnected = asyncio.Event()
     watcher = asyncio.create_task(watch_disconnect(receive, disconnected))
     try:
-        asker = Asker(key.key_id, client[0] if client else "")
-        await serve(runtime, model, upstream, send, disconnected, asker)
+        asker = Asker(key.name, client[0] if client else "")
+        await serve(runtime, model, upstream, send, disconnected, asker, account)
     finally:
         watcher.cancel()
+        await accounts.close(account)
 
 
 async def serve(
@@ -131,16 +145,19 @@ async def serve(
     send: Send,
     disconnected: asyncio.Event,
     asker: Asker,
+    account: Account,
 ) -> None:
     request_id = uuid.uuid4().hex
+    asked_at = time.monotonic()
     acquired = runtime.holder.acquire(model, request_id, asker)
     route = await until_disconnected(acquired, disconnected)
+    account.held_seconds = time.monotonic() - asked_at
     if route is None:
         await runtime.release_everywhere(model, request_id)
         runtime.tally.add(model, dropped=1)
         return
     try:
-        status = await forward(runtime.http, route, upstream, send, disconnected)
+        status = await forward(runtime.http, route, upstream, send, disconnected, account.meter)
     except GatewayError:
         runtime.tally.add(model, requests=1, errors=1)
         raise

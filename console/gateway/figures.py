@@ -2,7 +2,7 @@
 
 Counters: ``requests`` (answered by an engine), ``errors`` (engine 5xx, unreachable or
 timed out), ``held`` (requests that had to wait), ``held_seconds`` (their total wait),
-``wakes_on_request`` (activate jobs the gateway asked for), ``rejected`` (503: over the
+``wakes_on_request`` (switch jobs the gateway asked for), ``rejected`` (503: over the
 hold cap, hold timeout, model not running), ``dropped`` (clients gone while held).
 """
 

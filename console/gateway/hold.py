@@ -1,6 +1,6 @@
 """Hold and wake: a request for a model that cannot be served now waits, and wakes it.
 
-The first held request for a sleeping instance asks for one activate (switch) job, which
+The first held request for a sleeping instance asks for one switch job, which
 wakes it and, when the GPUs are full, puts the least recently used neighbours to sleep.
 A Redis lock keeps several web processes from asking at once; a job already there
 (``JobConflictError``) is simply waited for. Held requests per model are capped across
@@ -26,13 +26,12 @@ from console.gateway.gate import AsyncGate
 from console.gateway.routes import Route, RouteTable
 from console.jobs.service import JobConflictError, JobRefusedError, JobRequest, request_job
 from console.models import InstanceState, JobKind, Outcome
-from console.models.gateway import InferenceKey
 
 log = logging.getLogger(__name__)
 
 # Held requests look at the table at least this often (it also wakes them on refresh).
 _RECHECK_SECONDS = 0.25
-# A failed activate job is asked for again after this long, not on every recheck.
+# A failed switch job is asked for again after this long, not on every recheck.
 _WAKE_LOCK_SECONDS = 3
 # States in which the engine serves nothing until an operator launches it again.
 _NOT_RUNNING = frozenset({InstanceState.STOPPED, InstanceState.STOPPING})
@@ -40,19 +39,23 @@ _NOT_RUNNING = frozenset({InstanceState.STOPPED, InstanceState.STOPPING})
 _DETAIL_CHARS = 200
 
 
-def request_activate(instance_id: int, key_id: int | None = None, client: str = "") -> bool:
+def request_switch(instance_id: int, key: str = "", client: str = "") -> bool:
     """Ask for the switch job that wakes the instance; False when one is already there.
 
-    The job is audited like an operator's, authored by the inference key that asked.
+    The job is audited like an operator's, authored by the inference key that asked (its
+    name, from the route table: no query before the job is asked for).
     """
+    # The job's row names its author as an operator's names its user (Job.author).
+    params = {"via": "gateway", **({"inference_key": key} if key else {})}
     try:
-        job = request_job(JobRequest(instance_id, JobKind.SWITCH, {}, remote_addr=client or None))
+        job = request_job(
+            JobRequest(instance_id, JobKind.SWITCH, params, remote_addr=client or None)
+        )
     except JobConflictError:
         return False
     except JobRefusedError as refused:
         log.info("gateway could not ask to wake instance %s: %s", instance_id, refused)
         return False
-    key = InferenceKey.objects.filter(pk=key_id or 0).values_list("name", flat=True).first()
     audit.record(
         None, f"job.{JobKind.SWITCH}", Outcome.OK, target=job.instance,
         target_type="instance", detail={"job": job.pk, "via": "gateway", "client": client},
@@ -63,9 +66,9 @@ def request_activate(instance_id: int, key_id: int | None = None, client: str = 
 
 @dataclass(frozen=True)
 class Asker:
-    """Who a held request came from: the activate job it starts is audited as theirs."""
+    """Who a held request came from: the switch job it starts is audited as theirs."""
 
-    key_id: int | None = None
+    key_name: str = ""
     client: str = ""
 
 
@@ -100,7 +103,8 @@ class Holder:
     async def acquire(self, model: str, request_id: str, asker: Asker | None = None) -> Route:
         """The route to forward to, with the request marked in flight on it."""
         route = await self.lookup(model)
-        if await self.gate.admit(route, request_id):
+        # Not awake: held at once (the wait below marks the activity and asks for the wake).
+        if route.state == InstanceState.AWAKE and await self.gate.admit(route, request_id):
             return route
         return await self._held(model, request_id, asker or Asker())
 
@@ -134,10 +138,10 @@ class Holder:
             if refusal is not None:
                 self.tally.add(model, rejected=1)
                 raise refusal
+            if route.state == InstanceState.SLEEPING:  # asked for before anything else
+                await self._ask_wake(route, asker)
             if await self.gate.admit(route, request_id):
                 return route
-            if route.state == InstanceState.SLEEPING:
-                await self._ask_wake(route, asker)
             remaining = deadline - loop.time()
             if remaining <= 0:
                 self.tally.add(model, rejected=1)
@@ -170,8 +174,8 @@ class Holder:
         lock = redis_keys.waking(self.config.redis_prefix, route.instance_id)
         if not await self.redis.set(lock, "1", nx=True, ex=_WAKE_LOCK_SECONDS):
             return
-        asked = await sync_to_async(request_activate, thread_sensitive=False)(
-            route.instance_id, asker.key_id, asker.client
+        asked = await sync_to_async(request_switch, thread_sensitive=False)(
+            route.instance_id, asker.key_name, asker.client
         )
         if asked:
             self.tally.add(route.model, wakes_on_request=1)

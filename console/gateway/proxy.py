@@ -16,6 +16,7 @@ from starlette.types import Send
 
 from console.gateway.errors import GatewayError
 from console.gateway.routes import Route
+from console.gateway.usage import UsageMeter
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -59,8 +60,10 @@ async def forward(
     upstream: Upstream,
     send: Send,
     disconnected: asyncio.Event,
+    meter: UsageMeter | None = None,
 ) -> int:
-    """Send the request, stream the answer to ``send``; returns the engine's status.
+    """Send the request, stream the answer to ``send`` (through ``meter``, which reads its
+    usage); returns the engine's status.
 
     Raises ``GatewayError`` (502/504) when the engine cannot be reached; once the answer
     has started, a broken engine connection just ends the body (the client sees it cut).
@@ -83,22 +86,32 @@ async def forward(
     try:
         await send({"type": "http.response.start", "status": response.status_code,
                     "headers": downstream_headers(response.headers.raw)})  # fmt: skip
-        complete = await _stream(response, send, disconnected)
+        # An encoded answer is passed on as it is, unread (vLLM does not encode its answers).
+        encoded = response.headers.get("content-encoding", "identity") != "identity"
+        complete = await _stream(response, send, disconnected, None if encoded else meter)
     finally:
         await response.aclose()
     return response.status_code if complete else 502
 
 
-async def _stream(response: httpx.Response, send: Send, disconnected: asyncio.Event) -> bool:
+async def _stream(
+    response: httpx.Response, send: Send, disconnected: asyncio.Event, meter: UsageMeter | None
+) -> bool:
     """Pass the body on chunk by chunk; False when the engine broke off mid-answer."""
     try:
         async for chunk in response.aiter_raw():
             if disconnected.is_set():
                 # Closing the engine's response makes vLLM abort the request.
                 return True
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            passed = meter.feed(chunk) if meter else chunk
+            if passed:
+                await send({"type": "http.response.body", "body": passed, "more_body": True})
     except httpx.TransportError:
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await send({"type": "http.response.body", "body": _rest(meter), "more_body": False})
         return False
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    await send({"type": "http.response.body", "body": _rest(meter), "more_body": False})
     return True
+
+
+def _rest(meter: UsageMeter | None) -> bytes:
+    return meter.finish() if meter else b""

@@ -50,14 +50,19 @@ async def read_body(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-def model_of(body: bytes) -> str:
+def json_payload(body: bytes) -> dict[str, object]:
+    """The body's JSON object ({} for an empty body or another JSON value)."""
     try:
         payload = jsondepth.loads(body, MAX_JSON_DEPTH) if body else None
     except jsondepth.TooDeep as error:
         raise bad_request(f"The request body is not usable: {error}.") from None
     except (ValueError, UnicodeDecodeError):
         raise bad_request("The request body is not valid JSON.") from None
-    model = payload.get("model") if isinstance(payload, dict) else None
+    return payload if isinstance(payload, dict) else {}
+
+
+def model_of(payload: dict[str, object]) -> str:
+    model = payload.get("model")
     if not isinstance(model, str) or not model:
         raise bad_request("Say which model to use: the body needs a `model`.", param="model")
     return model

@@ -16,6 +16,7 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from console.gates.changes import StateChange
+from console.gateway.quota import Limits
 from console.models import Instance, InstanceState
 from console.models.gateway import InferenceKey
 
@@ -49,10 +50,12 @@ _READINESS: dict[str, int] = {state: rank for rank, state in enumerate(
 
 @dataclass(frozen=True)
 class KeyEntry:
-    """A usable inference key: its row id and the models it may use (empty = all)."""
+    """A usable inference key: its row id, the models it may use (empty = all), its limits."""
 
     key_id: int
     allowed: frozenset[str]
+    limits: Limits = field(default_factory=Limits)
+    name: str = ""
 
     def may_use(self, model: str) -> bool:
         return not self.allowed or model in self.allowed
@@ -78,11 +81,13 @@ def load_snapshot(used_key_ids: set[int]) -> Snapshot:
     for pk, model, base_url, api_key, state, changed, detail in rows:
         route = Route(pk, model, base_url.rstrip("/"), api_key, state, changed, detail)
         routes.setdefault(model, []).append(route)
+    usable = InferenceKey.objects.filter(revoked_at__isnull=True).values_list(
+        "pk", "key_hash", "name", "allowed_models", "requests_per_minute", "tokens_per_minute",
+        "max_concurrent",
+    )  # fmt: skip
     keys = {
-        key_hash: KeyEntry(pk, frozenset(allowed or ()))
-        for pk, key_hash, allowed in InferenceKey.objects.filter(
-            revoked_at__isnull=True
-        ).values_list("pk", "key_hash", "allowed_models")
+        key_hash: KeyEntry(pk, frozenset(allowed or ()), Limits(*limits), name)
+        for pk, key_hash, name, allowed, *limits in usable
     }
     return Snapshot(routes, keys)
 

@@ -22,6 +22,7 @@ from console.api.base import ConsoleAPIView
 from console.gateway.figures import COUNTERS
 from console.gateway.history import series as gateway_series
 from console.history.export import iso_from_epoch, to_csv
+from console.history.held_by import held_by, instance_gpu_bytes
 from console.history.latency import latency_series
 from console.history.memory import memory_series
 from console.history.timings import timings
@@ -75,9 +76,9 @@ def moment(request: Request, name: str, default: datetime) -> datetime:
         raise ValidationError({name: f"out of range: {raw!r}"}) from None
 
 
-def time_range(request: Request) -> tuple[datetime, datetime]:
+def time_range(request: Request, default: timedelta = DEFAULT_RANGE) -> tuple[datetime, datetime]:
     end = moment(request, "end", timezone.now())
-    start = moment(request, "start", end - DEFAULT_RANGE)
+    start = moment(request, "start", end - default)
     if start >= end:
         raise ValidationError({"start": "must be before end"})
     if end - start > MAX_RANGE:
@@ -119,7 +120,9 @@ class HistoryView(ConsoleAPIView):
 
 
 class MemoryHistoryView(HistoryView):
-    """``?subject=gpu|host|instance&id=N&start=&end=`` -> ``[epoch, avg, min, max]`` points."""
+    """``?subject=gpu|host|instance&id=N&start=&end=`` -> ``[epoch, avg, min, max]`` points;
+    a GPU's also say who held it: ``held_by`` names and ``[epoch, bytes per name]`` points;
+    an instance's (host RSS) come with ``gpu_points``, what it held on its GPUs."""
 
     @extend_schema(
         parameters=[
@@ -140,7 +143,13 @@ class MemoryHistoryView(HistoryView):
             rows = [[iso_from_epoch(at), *values] for at, *values in series.points]
             header = ["time", "avg_used_bytes", "min_used_bytes", "max_used_bytes"]
             return self.csv(f"memory-{subject}-{subject_id}.csv", header, rows)
-        return Response({"resolution": series.resolution, "points": series.points})
+        body: dict[str, Any] = {"resolution": series.resolution, "points": series.points}
+        if subject == Subject.GPU:
+            held = held_by(subject_id, start, end, timezone.now())
+            body["held_by"] = {"names": held.names, "points": held.points}
+        if subject == Subject.INSTANCE:
+            body["gpu_points"] = instance_gpu_bytes(subject_id, start, end, timezone.now())
+        return Response(body)
 
 
 class TimingsHistoryView(HistoryView):

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from django.conf import settings
 
+from console import critical
 from console.models import Instance
 from engines.client import EngineClient
 from engines.errors import EngineError
@@ -31,7 +32,17 @@ def engine_client(instance: Instance) -> EngineClient:
         api_key=instance.api_key or None,
         timeout=settings.ENGINE_HTTP_TIMEOUT,
         version=version,
+        awaiting=critical.awaiting_engine,  # the engine works: background work may run
     )
+
+
+def remember_version(instance: Instance, client: EngineClient) -> None:
+    """Keep the version the client learned when the row had none (once per engine), so the
+    next job's calls do not ask ``/version`` first; the reconcile loop keeps it current."""
+    known = client.known_version
+    if known is not None and not instance.vllm_version:
+        Instance.objects.filter(pk=instance.pk, vllm_version="").update(vllm_version=str(known))
+        instance.vllm_version = str(known)
 
 
 def with_retries(call: Callable[[], T], attempts: int = 3, pause: float = 1.0) -> T:
@@ -48,5 +59,6 @@ def with_retries(call: Callable[[], T], attempts: int = 3, pause: float = 1.0) -
             if not error.retryable or attempt == attempts:
                 raise
             log.warning("engine call failed (%s); retry %d of %d", error, attempt, attempts - 1)
-            time.sleep(pause * attempt)
+            with critical.waiting():
+                time.sleep(pause * attempt)
     raise AssertionError("unreachable")

@@ -13,13 +13,13 @@ then writes the figures on the job and publishes it again.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Max, Min
+from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 
 from console.gates.drain import probe_admitted
@@ -37,10 +37,18 @@ from console.models import (
 )
 from console.realtime import notify
 from engines.errors import EngineError
+from engines.logparser import (
+    SLEEP_KINDS,
+    WAKE_KINDS,
+    EngineLogEvent,
+    EventKind,
+    SleepFigures,
+    WakeFigures,
+    sleep_figures,
+    wake_figures,
+    woke_kv_cache,
+)
 
-# Parsed log events that belong to a sleep or a wake.
-SLEEP_EVENTS = ("sleep", "cumem_freed", "sleep_freed")
-WAKE_EVENTS = ("wake", "wake_oom", "reload")
 # Less RSS growth than this after a level-1 sleep is not taken as its pinned backup.
 _LEAST_PINNED_BYTES = 256 << 20
 _POLL_SECONDS = 0.05
@@ -57,36 +65,33 @@ def deadline_after(ended: datetime) -> float:
 def wait_for_events(
     instance: Instance,
     since: datetime,
-    complete: Callable[[list[EngineEvent]], bool],
-    kinds: Iterable[str],
+    complete: Callable[[list[EngineLogEvent]], bool],
+    kinds: Collection[EventKind],
     deadline: float,
 ) -> list[EngineEvent]:
     """Events of ``kinds`` logged since ``since``; waits until they are ``complete`` or
     ``deadline``. Instances whose log the console does not follow have none."""
-    wanted = tuple(kinds)
     if not instance.log_path:
         return []
     while True:
-        events = list(
-            EngineEvent.objects.filter(instance=instance, at__gte=since, kind__in=wanted).order_by(
+        rows = list(
+            EngineEvent.objects.filter(instance=instance, at__gte=since, kind__in=kinds).order_by(
                 "at", "pk"
             )
         )
-        if complete(events) or time.monotonic() > deadline:
-            return events
+        if complete(parsed(rows)) or time.monotonic() > deadline:
+            return rows
         time.sleep(_POLL_SECONDS)
 
 
-def has(kind: str) -> Callable[[list[EngineEvent]], bool]:
-    return lambda events: any(event.kind == kind for event in events)
+def parsed(rows: Iterable[EngineEvent]) -> list[EngineLogEvent]:
+    """The parser's events, as the agent stored them."""
+    events = (EngineLogEvent.from_json_dict(row.data or {}, row.message) for row in rows)
+    return [event for event in events if event is not None]
 
 
-def woke_kv_cache(events: list[EngineEvent]) -> bool:
-    """A level-2 wake's last line: the KV cache's (its weights' line comes first)."""
-    return any(
-        event.kind == "wake" and "kv_cache" in ((event.data or {}).get("tags") or ["kv_cache"])
-        for event in events
-    )
+def has(kind: EventKind) -> Callable[[list[EngineLogEvent]], bool]:
+    return lambda events: any(event.event == kind for event in events)
 
 
 @dataclass(frozen=True)
@@ -98,9 +103,20 @@ class Quiet:
 
     start: datetime | None
     end: datetime | None
+    # The other jobs on the step's GPUs, and when the step's call ended: one of them that
+    # starts after the evidence began to be gathered ends the window too (on the H200, a
+    # wake's "after" was read 0.9 s later, once the next switch had put it back to sleep).
+    others: QuerySet[Job] | None = None
+    ended: datetime | None = None
 
     def holds(self, at: datetime) -> bool:
-        return (self.start is None or at >= self.start) and (self.end is None or at <= self.end)
+        if self.start is not None and at < self.start:
+            return False
+        if self.end is not None and at > self.end:
+            return False
+        if self.others is None or self.ended is None or at <= self.ended:
+            return True
+        return not self.others.filter(started_at__gte=self.ended, started_at__lte=at).exists()
 
 
 def gpu_used_bytes(
@@ -159,7 +175,7 @@ def quiet_windows(job: Job, steps: list[dict[str, Any]]) -> list[Quiet]:
         if index + 1 < len(steps):
             ends.append(datetime.fromisoformat(steps[index + 1]["started_at"]))
         windows.append(Quiet(max(filter(None, starts), default=None),
-                             min(filter(None, ends), default=None)))  # fmt: skip
+                             min(filter(None, ends), default=None), others, ended))  # fmt: skip
     return windows
 
 
@@ -198,53 +214,27 @@ def learn_pinned_backup(instance: Instance, slept: datetime, deadline: float) ->
     return round(pinned / GIB, 2)
 
 
-def sleep_figures(events: Sequence[EngineEvent]) -> dict[str, float | None]:
-    """Engine seconds and GiB from a sleep's log lines; every TP worker prints its own.
-
-    Freed GiB come from the CuMem line (0.11+: freed, backed up, discarded) when present,
-    else from "Sleep mode freed" (which also gives what is still in use). Workers' figures
-    add up; the seconds are the slowest worker's.
-    """
-    by_kind: dict[str, list[dict[str, Any]]] = {}
-    for event in events:
-        by_kind.setdefault(event.kind, []).append(event.data or {})
-
-    def total(kind: str, key: str) -> float | None:
-        values = [float(d[key]) for d in by_kind.get(kind, []) if d.get(key) is not None]
-        return round(sum(values), 3) if values else None
-
-    seconds = [float(d["seconds"]) for d in by_kind.get("sleep", []) if d.get("seconds")]
-    freed = total("cumem_freed", "freed_gib")
+def sleep_columns(figures: SleepFigures) -> dict[str, float | None]:
+    """A sleep's figures as the job step records them."""
     return {
-        "engine_seconds": max(seconds) if seconds else None,
-        "freed_gib": freed if freed is not None else total("sleep_freed", "freed_gib"),
-        "backed_up_gib": total("cumem_freed", "backed_up_gib"),
-        "still_in_use_gib": total("sleep_freed", "still_in_use_gib"),
+        "engine_seconds": figures.seconds,
+        "freed_gib": figures.freed_gib,
+        "backed_up_gib": figures.backed_up_gib,
+        "still_in_use_gib": figures.still_in_use_gib,
     }
 
 
-def wake_seconds(events: Sequence[EngineEvent]) -> float | None:
-    """The slowest worker's wake time; a level-2 wake prints one line per tag: they add."""
-    per_process: dict[str, float] = {}
-    for event in events:
-        data = event.data or {}
-        if event.kind == "wake" and data.get("seconds") is not None:
-            key = str(data.get("pid") or data.get("process") or "")
-            per_process[key] = per_process.get(key, 0.0) + float(data["seconds"])
-    return round(max(per_process.values()), 3) if per_process else None
-
-
-def wake_figures(events: Sequence[EngineEvent], step: dict[str, Any]) -> dict[str, float | None]:
+def wake_columns(figures: WakeFigures, step: dict[str, Any]) -> dict[str, float | None]:
     """A wake's engine seconds: its wake lines, plus ``reload_weights`` for a level-2 wake.
 
     The reload's own line ("Reloading and processing weights took", vLLM 0.2x: 1.93-2.09 s
-    for 13.5 GiB on an H200) gives it, the slowest worker's; older versions print none, and
-    the reload's HTTP call, which returns when it is done, stands in for it.
+    for 13.5 GiB on an H200) gives it; older versions print none, and the reload's HTTP
+    call, which returns when it is done, stands in for it.
     """
-    seconds = wake_seconds(events)
-    reloads = [float((e.data or {})["seconds"]) for e in events
-               if e.kind == "reload" and (e.data or {}).get("seconds") is not None]  # fmt: skip
-    reload = max(reloads) if reloads else (step.get("calls") or {}).get("reload_weights")
+    reload = figures.reload_seconds
+    if reload is None:
+        reload = (step.get("calls") or {}).get("reload_weights")
+    seconds = figures.seconds
     if reload is not None:
         seconds = round((seconds or 0.0) + reload, 3)
     return {"engine_seconds": seconds, "reload_seconds": reload}
@@ -272,8 +262,9 @@ def first_request_seconds(instance: Instance) -> float | None:
             client.close()
 
 
-def step_evidence(step: dict[str, Any], quiet: Quiet) -> dict[str, Any]:
-    """The figures of one sleep or wake step, awaited up to the evidence window."""
+def step_evidence(job_id: int, step: dict[str, Any], quiet: Quiet) -> dict[str, Any]:
+    """The figures of one sleep or wake step, awaited up to the evidence window; the
+    events they came from are linked to the job (a switch's victim's too)."""
     instance = Instance.objects.filter(pk=step["instance_id"]).first()
     if instance is None:
         return {}
@@ -281,22 +272,23 @@ def step_evidence(step: dict[str, Any], quiet: Quiet) -> dict[str, Any]:
     ended = datetime.fromisoformat(step["call_ended_at"])
     deadline = deadline_after(ended)
     if step["step"] == "sleep":
-        events = wait_for_events(instance, since, has("sleep"), SLEEP_EVENTS, deadline)
-        found: dict[str, Any] = dict(sleep_figures(events))
+        rows = wait_for_events(instance, since, has(EventKind.SLEEP), SLEEP_KINDS, deadline)
+        found: dict[str, Any] = sleep_columns(sleep_figures(parsed(rows)))
         if step.get("level") == 1:
             found["pinned_gib"] = learn_pinned_backup(instance, ended, deadline)
     else:
         level2 = step.get("from_level") == 2 and not step.get("tags")
-        done = woke_kv_cache if level2 else has("wake")
-        events = wait_for_events(instance, since, done, WAKE_EVENTS, deadline)
-        found = dict(wake_figures(events, step))
+        done = woke_kv_cache if level2 else has(EventKind.WAKE)
+        rows = wait_for_events(instance, since, done, WAKE_KINDS, deadline)
+        found = wake_columns(wake_figures(parsed(rows)), step)
         if not step.get("tags"):
             found["first_request_seconds"] = first_request_seconds(instance)
     found["gpu_used_before_bytes"] = gpu_used_bytes(instance, before=since, quiet=quiet)
     found["gpu_used_after_bytes"] = gpu_used_bytes(
         instance, after=ended, deadline=deadline, quiet=quiet
     )
-    found["log_excerpt"] = "\n".join(event.message for event in events)[-4000:]
+    found["log_excerpt"] = "\n".join(row.message for row in rows)[-4000:]
+    EngineEvent.objects.filter(pk__in=[row.pk for row in rows], job=None).update(job_id=job_id)
     return found
 
 
@@ -333,7 +325,7 @@ def attach(job_id: int) -> None:
     steps: list[dict[str, Any]] = list((job.outcome_detail or {}).get("steps") or [])
     calls = [step for step in steps if "call_ended_at" in step]
     for step, quiet in zip(calls, quiet_windows(job, calls), strict=True):
-        step.update(step_evidence(step, quiet))
+        step.update(step_evidence(job_id, step, quiet))
     figures = job_figures(steps)
     figures = {k: v for k, v in figures.items() if v not in (None, "") or k == "log_excerpt"}
     detail = {**(job.outcome_detail or {}), "steps": steps, "evidence": "complete"}

@@ -8,8 +8,8 @@ error, and level-1 backups that exceed host RAM push the host into swap or the O
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 GIB = 1 << 30
 
@@ -34,10 +34,15 @@ class GpuMemory:
 
 @dataclass(frozen=True)
 class Fit:
-    """The verdict; ``reason`` is shown to the user as is."""
+    """The verdict; ``reason`` is shown to the user as is, ``figures`` go with its alert."""
 
     ok: bool
     reason: str
+    figures: Mapping[str, str | int | float] = field(default_factory=dict)
+
+
+def gib_figure(value: int | float) -> float:
+    return round(value / GIB, 2)
 
 
 def check_wake_fits(name: str, need_per_gpu_bytes: int, gpus: Sequence[GpuMemory]) -> Fit:
@@ -52,7 +57,15 @@ def check_wake_fits(name: str, need_per_gpu_bytes: int, gpus: Sequence[GpuMemory
                 f"{name} needs {gib(need_per_gpu_bytes)} on GPU {gpu.index} but only "
                 f"{gib(max(gpu.available_bytes, 0))} is free ({gib(gpu.total_bytes)} total, "
                 f"{gib(gpu.used_bytes)} used{reserved if gpu.reserved_bytes else ''})",
-            )
+                {
+                    "instance": name, "gpu": gpu.index,
+                    "needed_gib": gib_figure(need_per_gpu_bytes),
+                    "free_gib": gib_figure(max(gpu.available_bytes, 0)),
+                    "total_gib": gib_figure(gpu.total_bytes),
+                    "used_gib": gib_figure(gpu.used_bytes),
+                    "promised_gib": gib_figure(gpu.reserved_bytes),
+                },
+            )  # fmt: skip
     return Fit(True, f"{name} fits: needs {gib(need_per_gpu_bytes)} per GPU")
 
 
@@ -103,5 +116,11 @@ def check_host_ram_fits(name: str, ram: HostRam) -> Fit:
             f"{gib(ram.pinned, 2)} of pinned host RAM ({how}{held}) but only "
             f"{gib(max(room, 0))} can be spared ({gib(ram.available)} available, "
             f"{gib(ram.reserved)} promised to other sleeps, {gib(ram.headroom)} headroom)",
-        )
+            {
+                "instance": name, "memory": "host RAM",
+                "needed_gib": gib_figure(extra), "free_gib": gib_figure(max(room, 0)),
+                "available_gib": gib_figure(ram.available),
+                "promised_gib": gib_figure(ram.reserved), "headroom_gib": gib_figure(ram.headroom),
+            },
+        )  # fmt: skip
     return Fit(True, f"level-1 sleep of {name} fits in host RAM")

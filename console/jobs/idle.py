@@ -13,7 +13,9 @@ The ladder, per instance (``idle_sleep_l1_seconds`` = T1, ``idle_sleep_l2_second
   the GPUs are full) with a "deepen" mark, and the next round puts it to sleep at level 2
   unless a request came in meanwhile;
 - ``pinned_awake`` instances never sleep; instances with a job, requests in flight or
-  held requests are left alone this round.
+  held requests are left alone this round;
+- instances inside an awake window of their schedule (``console.jobs.timetable``) are left
+  alone: the window wins over the ladder (docs/schedules.md).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from console.jobs.service import (
     JobRequest,
     request_job,
 )
+from console.jobs.timetable import kept_awake_ids
 from console.models import Instance, InstanceState, Job, JobKind
 
 log = logging.getLogger(__name__)
@@ -89,7 +92,8 @@ def decide(instance: Instance, activity: GatewayActivity) -> tuple[str, int] | N
     return None
 
 
-def _busy(instance: Instance, activity: GatewayActivity) -> bool:
+def requests_waiting(instance: Instance, activity: GatewayActivity) -> bool:
+    """Requests held for the instance or in flight to it: nothing may put it to sleep."""
     held = activity.redis.zcard(redis_keys.held(activity.prefix, instance.served_model_name))
     return bool(held) or inflight_count(activity.redis, activity.prefix, instance.pk) > 0
 
@@ -119,12 +123,13 @@ def run_idle_policy(config: GatewayConfig | None = None) -> list[str]:
     candidates = (
         Instance.objects.filter(state__in=[State.AWAKE, State.SLEEPING], pinned_awake=False)
         .exclude(pk__in=busy_ids)
+        .exclude(pk__in=kept_awake_ids(timezone.now()))
         .exclude(idle_sleep_l1_seconds__isnull=True, idle_sleep_l2_seconds__isnull=True)
     )
     asked = []
     for instance in candidates:
         decision = decide(instance, activity)
-        if decision is None or _busy(instance, activity):
+        if decision is None or requests_waiting(instance, activity):
             continue
         outcome = _ask(instance, *decision, activity)
         if outcome:

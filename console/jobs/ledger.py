@@ -20,14 +20,14 @@ the instance's GPU rows locked, so two wakes can never both take the same room.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import transaction
 
 from console.jobs.capacity import need_per_gpu_bytes, newest_sample
 from console.jobs.fit import GpuMemory, check_wake_fits
 from console.jobs.moves import move
-from console.jobs.service import JobRefusedError
+from console.jobs.refusals import refused
 from console.models import Gpu, Instance, InstanceState, MemorySample
 
 State = InstanceState
@@ -91,57 +91,106 @@ def held_bytes(instance: Instance, sample: MemorySample | None) -> int:
     return share.residue
 
 
-def gpu_room(gpu: Gpu, excluding: Instance, sample: MemorySample | None) -> GpuMemory:
-    """The GPU as the ledger sees it without ``excluding``, from its newest ``sample``:
-    ``used_bytes`` what is held, ``reserved_bytes`` what wakes and launches in flight were
-    promised."""
-    others = Instance.objects.filter(gpus=gpu).exclude(pk=excluding.pk).prefetch_related("gpus")
-    outside = 0
-    if sample is not None:
-        names = {i.name for i in others} | {excluding.name}
-        outside = max(0, sample.used_bytes - sum(attributed(sample, n) for n in names))
-    held = promised = 0
-    for other in others:
-        if other.state in IN_FLIGHT:
-            promised += held_bytes(other, sample)
-        else:
-            held += held_bytes(other, sample)
-    return GpuMemory(gpu.index, gpu.total_bytes, outside + held, promised)
+@dataclass
+class Book:
+    """An instance's GPUs as the ledger sees them, read once: their rows, each one's newest
+    sample, and every instance using any of them (the instance's own row among them).
+
+    A switch decides its evictions and the wake's fit from one read (four queries for a
+    GPU) instead of reading each GPU's instances and sample again for every candidate.
+    """
+
+    target: Instance
+    gpus: list[Gpu]
+    samples: dict[int, MemorySample | None]
+    rows: list[Instance]
+
+    @classmethod
+    def read(cls, instance: Instance, gpus: list[Gpu] | None = None) -> Book:
+        gpus = list(instance.gpus.all()) if gpus is None else gpus
+        samples = {gpu.pk: newest_sample(gpu=gpu) for gpu in gpus}
+        rows = list(
+            Instance.objects.filter(gpus__in=gpus)
+            .distinct()
+            .select_related("host")
+            .prefetch_related("gpus")
+            if gpus
+            else []
+        )
+        target = next((row for row in rows if row.pk == instance.pk), instance)
+        return cls(target, gpus, samples, rows)
+
+    def using(self, gpu: Gpu, excluding: Instance) -> list[Instance]:
+        return [r for r in self.rows if r.pk != excluding.pk and gpu in r.gpus.all()]
+
+    def room(self, gpu: Gpu) -> GpuMemory:
+        """The GPU without the target: ``used_bytes`` what is held, ``reserved_bytes`` what
+        wakes and launches in flight were promised."""
+        sample = self.samples[gpu.pk]
+        others = self.using(gpu, excluding=self.target)
+        outside = 0
+        if sample is not None:
+            names = {other.name for other in others} | {self.target.name}
+            outside = max(0, sample.used_bytes - sum(attributed(sample, n) for n in names))
+        held = promised = 0
+        for other in others:
+            if other.state in IN_FLIGHT:
+                promised += held_bytes(other, sample)
+            else:
+                held += held_bytes(other, sample)
+        return GpuMemory(gpu.index, gpu.total_bytes, outside + held, promised)
+
+    def wake_room(self) -> tuple[int, list[GpuMemory]]:
+        """What the target needs per GPU to be awake, and each of its GPUs' room."""
+        need = max(
+            (footprint(self.target, self.samples[gpu.pk]).awake for gpu in self.gpus), default=0
+        )
+        return need, [self.room(gpu) for gpu in self.gpus]
+
+    def launch_room(self) -> tuple[int, list[GpuMemory]]:
+        """What a launch will take per GPU (at least its share of ``gpu_memory_utilization``:
+        vLLM takes that fraction of the whole device), and each GPU's room."""
+        need = need_per_gpu_bytes(self.target)
+        if self.target.gpu_memory_utilization and self.gpus:
+            share = self.target.gpu_memory_utilization * min(g.total_bytes for g in self.gpus)
+            need = max(need, int(share))
+        return need, [self.room(gpu) for gpu in self.gpus]
+
+    def neighbours(self) -> list[Instance]:
+        """Awake instances sharing a GPU with the target, least recently changed first."""
+        awake = {
+            row.pk: row
+            for gpu in self.gpus
+            for row in self.using(gpu, excluding=self.target)
+            if row.state == State.AWAKE
+        }
+        return sorted(awake.values(), key=lambda row: (row.state_changed_at, row.pk))
+
+    def relieved(self, rooms: list[GpuMemory], sleepers: Iterable[Instance]) -> list[GpuMemory]:
+        """``rooms`` once ``sleepers`` (awake) are asleep: each gives back its weights and KV
+        cache share on the GPUs it uses."""
+        by_index = {gpu.index: gpu for gpu in self.gpus}
+        sleepers = list(sleepers)
+        return [
+            replace(
+                room,
+                used_bytes=room.used_bytes
+                - sum(
+                    footprint(s, self.samples[by_index[room.index].pk]).sleepable
+                    for s in sleepers
+                    if by_index[room.index] in s.gpus.all()
+                ),
+            )
+            for room in rooms
+        ]
 
 
-def sleep_relief(instance: Instance, gpu: GpuMemory) -> int:
-    """What putting the (awake) instance to sleep gives back on ``gpu``: its weights and
-    KV cache share there, nothing on a GPU it does not use."""
-    row = instance.gpus.filter(index=gpu.index).first()
-    if row is None:
-        return 0
-    return footprint(instance, newest_sample(gpu=row)).sleepable
-
-
-def wake_room(instance: Instance) -> tuple[int, list[GpuMemory]]:
-    """What the instance needs per GPU to be awake, and each of its GPUs' room without it."""
-    gpus = list(instance.gpus.all())
-    samples = [newest_sample(gpu=gpu) for gpu in gpus]
-    need = max((footprint(instance, sample).awake for sample in samples), default=0)
-    return need, [
-        gpu_room(gpu, instance, sample) for gpu, sample in zip(gpus, samples, strict=True)
-    ]
-
-
-def launch_room(instance: Instance) -> tuple[int, list[GpuMemory]]:
-    """What a launch will take per GPU (at least its share of ``gpu_memory_utilization``:
-    vLLM takes that fraction of the whole device), and each GPU's room without it."""
-    gpus = list(instance.gpus.all())
-    need = need_per_gpu_bytes(instance)
-    if instance.gpu_memory_utilization and gpus:
-        need = max(need, int(instance.gpu_memory_utilization * min(g.total_bytes for g in gpus)))
-    return need, [gpu_room(gpu, instance, newest_sample(gpu=gpu)) for gpu in gpus]
-
-
-def _lock(gpu_ids: Iterable[int]) -> None:
-    """Serialise fit decisions on these GPUs (PostgreSQL row locks; SQLite's IMMEDIATE
-    transactions already take the one write lock at BEGIN)."""
-    list(Gpu.objects.select_for_update().filter(pk__in=list(gpu_ids)).order_by("pk"))
+def lock_gpus(instance: Instance) -> list[Gpu]:
+    """The instance's GPU rows, locked: fit decisions on them are serialised (PostgreSQL row
+    locks; SQLite's IMMEDIATE transactions already take the one write lock at BEGIN)."""
+    return list(
+        Gpu.objects.select_for_update(of=("self",)).filter(instances=instance).order_by("pk")
+    )
 
 
 def reserve(
@@ -156,9 +205,10 @@ def reserve(
     same transaction: from then on the ledger counts it as held. Refuses with the numbers
     when it does not fit, with the state it is in when it is not in ``expected``."""
     with transaction.atomic():
-        _lock(instance.gpus.values_list("pk", flat=True))
-        need, gpus = launch_room(instance) if for_launch else wake_room(instance)
+        book = Book.read(instance, lock_gpus(instance))
+        need, gpus = book.launch_room() if for_launch else book.wake_room()
         verdict = check_wake_fits(instance.name, need, gpus)
-        if not verdict.ok:
-            raise JobRefusedError(verdict.reason)
-        move(instance, expected, to, **fields)
+        if verdict.ok:
+            move(instance, expected, to, **fields)
+    if not verdict.ok:
+        raise refused(verdict)

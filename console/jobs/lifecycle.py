@@ -15,6 +15,8 @@ from typing import Any
 
 from console.jobs.service import dispatch_next
 from console.models import InstanceState, Job, JobState, transition, transition_job
+from console.models.notifications import AlertKind
+from console.notifications.alerts import alert
 
 State = InstanceState
 # States an action leaves an instance in while it is under way.
@@ -46,7 +48,17 @@ def terminate(
     if doubt:
         doubt_instance(instance_id, doubt)
     dispatch_next(instance_id)
+    if to == JobState.FAILED:  # after the next job is sent: nothing waits for an alert
+        alert_failed(job_id, error)
     return True
+
+
+def alert_failed(job_id: int, error: str) -> None:
+    kind, name = Job.objects.values_list("kind", "instance__name").get(pk=job_id)
+    alert(
+        AlertKind.JOB_FAILED, f"{kind} job {job_id} of {name} failed: {error}",
+        job=job_id, kind=kind, instance=name, error=error,
+    )  # fmt: skip
 
 
 def cancel(job_id: int, by: str) -> bool:

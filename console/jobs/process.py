@@ -15,12 +15,17 @@ from console.jobs import ledger
 from console.jobs.moves import move
 from console.jobs.outcome import JobOutcome
 from console.jobs.service import STARTS_FROM, JobRefusedError
-from console.models import Instance, InstanceState, Job, JobKind, transition
+from console.models import EngineEvent, Instance, InstanceState, Job, JobKind, transition
+from console.realtime import notify
+from console.realtime.publisher import publish
 from engines.launcher import EngineAlreadyRunningError, Launcher, LaunchError, LaunchSpec
-from engines.simgpu import SIM_GPU_DIR_ENV
+from engines.launcher.logfiles import redact_secrets
+from engines.probes import GpuProbe
 
 State = InstanceState
 LAUNCH_READY_TIMEOUT = 1500.0
+# Log lines a failed launch's event keeps (the job's log excerpt keeps more).
+LAUNCH_FAILURE_LINES = 20
 
 
 def run_dir() -> Path:
@@ -31,6 +36,13 @@ def run_dir() -> Path:
 def launcher() -> Launcher:
     """One per process: it keeps the engines it started as children, to reap them."""
     return Launcher(run_dir())
+
+
+def launch_on(probe: GpuProbe) -> None:
+    """Engines this process launches use the GPUs ``probe`` reads: set once, by the agent at
+    its start, where it chose the probe (simulated GPUs tell an emulator where to publish;
+    NVML needs nothing)."""
+    launcher().env = probe.launch_env()
 
 
 def executable(text: str) -> tuple[str, ...]:
@@ -45,9 +57,6 @@ def launch_spec(instance: Instance) -> LaunchSpec:
     address = urlsplit(instance.base_url)
     if address.port is None:
         raise JobRefusedError(f"{instance.name}: base URL {instance.base_url} names no port")
-    env = dict(instance.launch_env or {})
-    if (settings.SIM_GPU_DIR / "gpus.json").exists():
-        env.setdefault(SIM_GPU_DIR_ENV, str(settings.SIM_GPU_DIR))
     try:
         return LaunchSpec(
             executable=executable(instance.launch_executable),
@@ -58,7 +67,7 @@ def launch_spec(instance: Instance) -> LaunchSpec:
             gpu_ids=tuple(instance.gpus.order_by("index").values_list("index", flat=True)) or (0,),
             gpu_memory_utilization=instance.gpu_memory_utilization,
             extra_args=tuple(instance.launch_args or ()),
-            env=env,
+            env=dict(instance.launch_env or {}),
             name=instance.name,
         )
     except ValueError as error:
@@ -80,9 +89,10 @@ def launch(job: Job, outcome: JobOutcome) -> None:
         ready = launcher().wait_ready(engine, timeout=LAUNCH_READY_TIMEOUT)
     except (LaunchError, EngineAlreadyRunningError, ValueError) as error:
         outcome.log_excerpt = "\n".join(getattr(error, "last_lines", []))[-4000:]
-        summary = str(error).splitlines()[0]
+        summary = error.reason if isinstance(error, LaunchError) else str(error).splitlines()[0]
         transition(instance.pk, {State.STARTING}, State.ERROR, state_detail=summary)
         if isinstance(error, LaunchError):
+            record_launch_failure(instance, error)
             raise
         raise JobRefusedError(summary) from None
     move(instance, {State.STARTING}, State.AWAKE, sleep_level=None, last_seen=timezone.now())
@@ -94,6 +104,16 @@ def launch(job: Job, outcome: JobOutcome) -> None:
         model_loaded_gib=ready.model_loaded_gib,
         kv_cache_tokens=ready.kv_cache_tokens,
     )
+
+
+def record_launch_failure(instance: Instance, error: LaunchError) -> None:
+    """The why and the log's end among the instance's events, live on its page: the live
+    tail may have missed them (an engine that dies in its first second)."""
+    lines = [redact_secrets(line) for line in error.last_lines[-LAUNCH_FAILURE_LINES:]]
+    event = EngineEvent.objects.create(
+        instance=instance, kind="launch_failed", message="\n".join([error.reason, *lines])
+    )
+    publish(*notify.engine_event_messages([event]))
 
 
 def stop(job: Job, outcome: JobOutcome) -> None:

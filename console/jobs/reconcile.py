@@ -6,12 +6,13 @@ metric where the version has it (0.11.1+), because polling ``/is_sleeping`` writ
 line to the engine's log on every call in 0.8-0.17. Instances with a job in progress are
 left to their job; jobs stuck in ``running`` past their time limit are failed here.
 
-``stopped`` instances are asked too (issue 16): an engine registered by URL (adopted: the
+``stopped`` instances are asked too: an engine registered by URL (adopted: the
 console did not launch it) starts ``stopped`` and becomes awake or sleeping as soon as it
 answers, with its version read and its served model checked. One that does not answer
 stays ``stopped``, which is all ``stopped`` means, for a launched or an adopted engine
-alike: nothing answers at its URL and the console knows of no reason one should. An
-engine that stops answering once seen is an ``error``, as before.
+alike: nothing answers at its URL and the console knows of no reason one should; one
+silent for long is asked less often (``quiet_probes``). An engine that stops answering
+once seen is an ``error``, as before.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from datetime import datetime, timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from console.jobs import quiet_probes
 from console.jobs.engine_calls import engine_client
 from console.jobs.lifecycle import terminate
 from console.jobs.service import HOST_KINDS
@@ -96,6 +98,7 @@ def reconcile_instance(instance: Instance) -> str | None:
         return None  # 0.7.x has no /is_sleeping: nothing to compare with
     except EngineError as error:
         if instance.state == State.STOPPED:
+            quiet_probes.missed(instance, timezone.now())
             return None  # nothing answers: stopped is what the row already says
         return _unreachable(instance, error)
     Instance.objects.filter(pk=instance.pk).update(
@@ -202,8 +205,8 @@ def _idle_watched() -> QuerySet[Instance]:
 
 
 def reconcile_one(instance_id: int) -> str | None:
-    """One instance at once (issue 16: a newly registered engine is probed on commit rather
-    than at the next round), unless a job is moving it."""
+    """One instance at once (a newly registered engine is probed on commit rather than at
+    the next round, so its page shows its state at once), unless a job is moving it."""
     instance = _idle_watched().filter(pk=instance_id).first()
     if instance is None:
         return None
@@ -216,6 +219,8 @@ def reconcile_one(instance_id: int) -> str | None:
 def reconcile_all() -> list[str]:
     changes = []
     for instance in _idle_watched():
+        if instance.state == State.STOPPED and not quiet_probes.due(instance):
+            continue
         change = reconcile_instance(instance)
         if change:
             log.info("reconcile %s: %s", instance.name, change)

@@ -9,6 +9,7 @@ control worker that starts fails at once the running jobs no live worker is runn
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -20,10 +21,12 @@ from celery.signals import worker_ready
 from django.db import close_old_connections
 from django.utils import timezone
 
+from console import critical
 from console.jobs import process, sleepwake, switch
 from console.jobs.lifecycle import terminate
 from console.jobs.outcome import JobOutcome
 from console.jobs.reconcile import WORKER_LOST, fail_lost_control_jobs
+from console.jobs.sampling import ask_for_samples
 from console.jobs.service import HOST_KINDS, JobRefusedError, check_state
 from console.models import Job, JobKind, JobState, transition_job
 from engines.errors import EngineError
@@ -45,6 +48,7 @@ TIME_LIMITS: dict[str, int] = {
 # How long a starting control worker waits for the others to say what they are running.
 ACTIVE_REPLY_SECONDS = 1.0
 EVIDENCE_TASK = "console.tasks.attach_job_evidence"
+EVIDENCE_DELAY_SECONDS = 0.2
 EXPECTED_FAILURES = (EngineError, JobRefusedError, LaunchError, SoftTimeLimitExceeded)
 
 
@@ -59,7 +63,7 @@ def run_wake(job: Job, outcome: JobOutcome) -> None:
 EXECUTORS: dict[str, Executor] = {
     JobKind.SLEEP: run_sleep,
     JobKind.WAKE: run_wake,
-    JobKind.SWITCH: switch.activate,
+    JobKind.SWITCH: switch.switch_to,
     JobKind.LAUNCH: process.launch,
     JobKind.STOP: process.stop,
 }
@@ -77,28 +81,45 @@ def claim(job_id: int, task_id: str) -> Job | None:
 
 
 def run(job_id: int, task_id: str) -> None:
-    job = claim(job_id, task_id)
-    if job is None:
-        return
+    # The claim, the checks, the moves and the engine calls are the critical path: the
+    # process's background work (publications, evidence) waits until the job's end is
+    # written, except while an engine call is awaited (``console.critical``).
+    with critical.running():
+        job = claim(job_id, task_id)
+        if job is None:
+            return
+        outcome = execute(job)
+    if outcome.has_evidence_to_gather:
+        # After the job's end is written: the agent's tick writes too, and on SQLite it
+        # would hold the one write lock the job's end waits for (8 ms at p50 in the bench).
+        if job.instance.host is not None:
+            ask_for_samples([job.instance.host.name])
+        gather_evidence(job.pk)
+
+
+def execute(job: Job) -> JobOutcome:
+    """Run the claimed job and write how it ended."""
     outcome = JobOutcome()
     started = time.monotonic()
     state, error, doubt = JobState.SUCCEEDED, "", ""
+    # A launch or a stop waits for a process for seconds or minutes: not a switch's path.
+    pace = critical.waiting() if job.kind in HOST_KINDS else contextlib.nullcontext()
     try:
-        check_state(job.instance, job.kind)  # again: a job queued behind another is checked now
-        EXECUTORS[job.kind](job, outcome)
+        with pace:
+            check_state(job.instance, job.kind)  # again: a job queued behind another
+            EXECUTORS[job.kind](job, outcome)
     except EXPECTED_FAILURES as failure:
         state, error = JobState.FAILED, describe(failure)
         if isinstance(failure, SoftTimeLimitExceeded):
             doubt = "a job ran past its time limit"
     except Exception as failure:
-        log.exception("job %s failed unexpectedly", job_id)
+        log.exception("job %s failed unexpectedly", job.pk)
         state, error = JobState.FAILED, f"internal error: {type(failure).__name__}: {failure}"
         doubt = "a job failed unexpectedly"
     finally:
         wall_seconds = round(time.monotonic() - started, 3)
         terminate(job.pk, state, error, doubt=doubt, wall_seconds=wall_seconds, **outcome.fields())
-        if outcome.has_evidence_to_gather:
-            gather_evidence(job.pk)
+    return outcome
 
 
 @worker_ready.connect(dispatch_uid="jobs-fail-lost-control-jobs")
@@ -125,7 +146,11 @@ def gather_evidence(job_id: int) -> None:
     """Have a control worker add the engine's figures to the job now that it has ended
     (``evidence.attach``); by name, as the tasks module imports this one."""
     try:
-        current_app.send_task(EVIDENCE_TASK, (job_id,), queue="control")
+        # A moment later: a request the job's wake released is being answered now, and on
+        # a small host the evidence's queries and log polling would share its CPU.
+        current_app.send_task(
+            EVIDENCE_TASK, (job_id,), queue="control", countdown=EVIDENCE_DELAY_SECONDS
+        )
     except Exception as error:  # the broker is down: the job stands, without its figures
         log.warning("job %s: could not ask for its evidence: %r", job_id, error)
 
@@ -134,5 +159,5 @@ def describe(failure: BaseException) -> str:
     if isinstance(failure, SoftTimeLimitExceeded):
         return "the job ran past its time limit"
     if isinstance(failure, LaunchError):
-        return str(failure).splitlines()[0]
+        return failure.reason
     return str(failure)

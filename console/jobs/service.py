@@ -15,6 +15,7 @@ from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
+from console import critical
 from console.models import Instance, InstanceState, Job, JobKind, JobState
 
 
@@ -107,8 +108,12 @@ def queue_for(job: Job) -> str:
 
 
 def request_job(request: JobRequest) -> Job:
-    """Create the job row and enqueue it when the transaction commits."""
-    with transaction.atomic():
+    """Create the job row and enqueue it when the transaction commits.
+
+    On the critical path of a click or a held request: this process's publication of the
+    new job waits until it is sent to a worker (``console.critical``).
+    """
+    with critical.running(), transaction.atomic():
         instance = (
             Instance.objects.select_for_update(of=("self",))
             .select_related("host")

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from django.utils import timezone
 
 from console.gates.drain import DrainRefusedError, close_and_drain
-from console.jobs import fit, ledger
+from console.jobs import fit, ledger, refusals
 from console.jobs.capacity import engine_rss_bytes, host_ram_figures
-from console.jobs.engine_calls import engine_client, with_retries
+from console.jobs.engine_calls import engine_client, remember_version, with_retries
 from console.jobs.lifecycle import doubt_instance
 from console.jobs.moves import move
 from console.jobs.outcome import JobOutcome
@@ -84,7 +84,7 @@ def sleep_instance(
     if level == 1:
         verdict = host_ram or fit.check_host_ram_fits(instance.name, host_ram_figures(instance))
         if not verdict.ok:
-            raise JobRefusedError(verdict.reason)
+            raise refusals.refused(verdict)
     # Hold new /v1 requests and let those in flight finish first: vLLM <=0.16 crashes when a
     # request takes a step during a sleep (vLLM #28714).
     try:
@@ -106,6 +106,7 @@ def sleep_instance(
     finally:
         client.close()
     move(instance, {State.FALLING_ASLEEP}, State.SLEEPING, sleep_level=level, state_detail="")
+    remember_version(instance, client)
     outcome.add_call_step("sleep", instance, started_at, call_seconds, level=level)
 
 
@@ -116,6 +117,14 @@ def wake_instance(instance: Instance, tags: Sequence[str] | None, outcome: JobOu
     # The fit decision and the move to waking are one step: the ledger counts a waking
     # instance as holding its memory, so no other wake can take the same room.
     ledger.reserve(instance, {State.SLEEPING}, State.WAKING, sleep_level=None)
+    wake_reserved(instance, level, tags, outcome)
+
+
+def wake_reserved(
+    instance: Instance, level: int | None, tags: Sequence[str] | None, outcome: JobOutcome
+) -> None:
+    """The wake of an instance already moved to ``waking`` (its room reserved), which slept
+    at ``level``: the engine calls, then ``awake`` (or back to sleeping, partly awake)."""
     full = tags is None or set(tags) == ALL_TAGS
     client = engine_client(instance)
     started_at = timezone.now()
@@ -135,6 +144,7 @@ def wake_instance(instance: Instance, tags: Sequence[str] | None, outcome: JobOu
         raise
     finally:
         client.close()
+    remember_version(instance, client)
     outcome.add_call_step("wake", instance, started_at, call_seconds, from_level=level,
                           tags=sorted(tags) if tags else None, calls=calls)  # fmt: skip
 

@@ -4,9 +4,12 @@ from console.models.audit import AuditEntry, AuditEntryImmutableError, Outcome
 from console.models.events import EngineEvent
 from console.models.gateway import GatewaySample, InferenceKey
 from console.models.hosts import HEARTBEAT_STALE_AFTER, Gpu, Host
+from console.models.identities import SignOnIdentity
 from console.models.instances import TRANSITIONS, Instance, InstanceState, transition
 from console.models.jobs import JOB_TRANSITIONS, Job, JobKind, JobState, transition_job
+from console.models.notifications import NotificationDelivery, NotificationRule
 from console.models.samples import MemorySample, Resolution, Subject
+from console.models.schedules import InstanceSchedule
 from console.models.transitions import IllegalTransitionError
 
 __all__ = [
@@ -22,13 +25,17 @@ __all__ = [
     "IllegalTransitionError",
     "InferenceKey",
     "Instance",
+    "InstanceSchedule",
     "InstanceState",
     "Job",
     "JobKind",
     "JobState",
     "MemorySample",
+    "NotificationDelivery",
+    "NotificationRule",
     "Outcome",
     "Resolution",
+    "SignOnIdentity",
     "Subject",
     "transition",
     "transition_job",

@@ -12,10 +12,10 @@ from console.models.jobs import Job
 class EngineEvent(models.Model):
     """One thing an engine did or that happened to it; rows are only ever added.
 
-    ``kind`` is free text: the log parser's event kinds (sleep, wake, cumem_freed,
-    model_loaded, kv_cache, server_started, engine_dead, wake_oom...) plus the console's own
-    (state_corrected, engine_died...). The figures are those the event carries; the rest
-    goes to ``data``.
+    ``kind`` is free text: the log parser's event kinds (``engines.logparser.EventKind``)
+    plus the console's own (state_corrected, engine_died...). A parsed line's figures are
+    in their columns and, with what else it said (tags, worker, time printed), in ``data``
+    (the parser's JSON); ``job`` is the job whose evidence the event is.
     """
 
     instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="events")
@@ -41,3 +41,11 @@ class EngineEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.instance_id} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+    def figure(self, name: str) -> float | None:
+        """A figure's column; rows stored before the agent filled the columns have it in
+        ``data`` only."""
+        value = getattr(self, name)
+        if value is None:
+            value = (self.data or {}).get(name)
+        return float(value) if isinstance(value, int | float) else None

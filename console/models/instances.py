@@ -61,7 +61,7 @@ _CORRECTIONS = {
     for observed in (S.AWAKE, S.SLEEPING, S.STOPPED, S.STARTING)
     if source != observed
 } | {(S.AWAKE, S.SLEEPING), (S.SLEEPING, S.AWAKE)}
-# Issue 16: an engine found answering at a stopped instance's URL (one registered by URL,
+# An engine found answering at a stopped instance's URL (one registered by URL,
 # adopted rather than launched) is taken as it is.
 _CORRECTIONS |= {(S.STOPPED, S.AWAKE), (S.STOPPED, S.SLEEPING)}
 
@@ -82,7 +82,7 @@ class Instance(models.Model):
     - any state -> error or unknown (``state_detail`` says why);
     - error/unknown -> awake, sleeping, stopped or starting, and awake <-> sleeping: the
       reconcile loop correcting the row to what the engine reports; stopped -> awake or
-      sleeping: an engine found answering at its URL (adopted, issue 16).
+      sleeping: an engine found answering at its URL (adopted).
 
     ``sleep_level`` is set exactly while sleeping (a database constraint holds it).
     ``api_key`` and ``launch_env`` are secrets: write-only in the API, never logged.

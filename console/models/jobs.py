@@ -111,6 +111,17 @@ class Job(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.instance_id} ({self.state})"
 
+    @property
+    def author(self) -> str:
+        """Who asked: the user, the inference key whose request woke it through the
+        gateway, or "schedule" (an instance's schedule); empty for the idle ladder's."""
+        if self.requested_by is not None:
+            return self.requested_by.get_username()
+        params = self.params or {}
+        if params.get("inference_key"):
+            return f"inference key {params['inference_key']}"
+        return "schedule" if params.get("via") == "schedule" else ""
+
 
 def transition_job(
     job_id: int, expected: Collection[JobState], to: JobState, **fields: Any

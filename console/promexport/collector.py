@@ -29,6 +29,8 @@ from console.models import (
     Resolution,
     Subject,
 )
+from console.promexport.alerting import alerting_metrics
+from console.promexport.usage import usage_metrics
 
 PREFIX = "vllm_console"
 JOB_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
@@ -42,6 +44,8 @@ class ConsoleCollector(Collector):
         yield from instance_metrics()
         yield from job_metrics()
         yield from memory_metrics()
+        yield from alerting_metrics()
+        yield from usage_metrics()
 
 
 def instance_metrics() -> Iterator[Metric]:

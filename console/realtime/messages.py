@@ -49,21 +49,31 @@ class InstanceStateEvent(TypedDict):
     is_demo: bool
 
 
-class JobUpdate(TypedDict):
-    """A job's row after it was queued, started or finished, with its figures."""
+class JobFields(TypedDict):
+    """A job as every client sees it: these keys mean the same, with the same values, in
+    the REST API's answers (``JobSerializer``, which has more) and in ``job.update``."""
 
-    type: Literal["job.update"]
-    job_id: int
-    instance_id: int
+    id: int
+    instance: int
     kind: str
     state: str
     params: dict[str, object]
+    author: str  # who asked (``Job.author``): a user, an inference key, "schedule" or ""
+    created_at: str  # ISO 8601 in UTC, "Z" as the REST API writes it
     engine_seconds: float | None
     wall_seconds: float | None
     freed_gib: float | None
     backed_up_gib: float | None
     first_request_seconds: float | None
     error: str
+
+
+class JobUpdate(JobFields):
+    """A job's row after it was queued, started or finished, with its figures."""
+
+    type: Literal["job.update"]
+    instance_id: int  # the key every event about an instance is routed by
+    evidence: str  # "pending", "complete", or "" when the job has none to gather
 
 
 class EngineEventMessage(TypedDict):

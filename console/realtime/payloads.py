@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.utils import timezone
 
@@ -36,20 +36,29 @@ def instance_state(instance: Instance) -> InstanceStateEvent:
     }
 
 
+def api_time(at: datetime) -> str:
+    """``at`` as the REST API writes times (Django REST framework's ISO 8601, UTC as "Z")."""
+    return at.astimezone(UTC).isoformat().removesuffix("+00:00") + "Z"
+
+
 def job_update(job: Job) -> JobUpdate:
     return {
         "type": "job.update",
-        "job_id": job.pk,
+        "id": job.pk,
         "instance_id": job.instance_id,
+        "instance": job.instance_id,
         "kind": job.kind,
         "state": job.state,
         "params": dict(job.params),
+        "author": job.author,
+        "created_at": api_time(job.created_at),
         "engine_seconds": job.engine_seconds,
         "wall_seconds": job.wall_seconds,
         "freed_gib": job.freed_gib,
         "backed_up_gib": job.backed_up_gib,
         "first_request_seconds": job.first_request_seconds,
         "error": job.error,
+        "evidence": str((job.outcome_detail or {}).get("evidence") or ""),
     }
 
 
@@ -60,15 +69,9 @@ def engine_event(row: EngineEvent) -> EngineEventMessage:
         "kind": row.kind,
         "at": row.at.isoformat(),
         "message": row.message,
-        "seconds": row.seconds if row.seconds is not None else _figure(row, "seconds"),
-        "freed_gib": row.freed_gib if row.freed_gib is not None else _figure(row, "freed_gib"),
+        "seconds": row.figure("seconds"),
+        "freed_gib": row.figure("freed_gib"),
     }
-
-
-def _figure(row: EngineEvent, key: str) -> float | None:
-    """Parsed log events keep their figures in ``data`` (the parser's JSON)."""
-    value = (row.data or {}).get(key)
-    return float(value) if isinstance(value, int | float) else None
 
 
 def log_line(instance_id: int, line: str) -> LogLine:

@@ -8,7 +8,10 @@ in the snapshot on reconnect, so a Redis outage is logged and never fails a job 
 Sync code (jobs, the agent) never waits for a publication: ``publish`` and ``submit`` hand
 it to one background thread per process, which publishes in order on its own event loop.
 A job's state change on the critical path of a switch costs a queue put, not a database
-read and a Redis round trip (tens of milliseconds on a loaded machine).
+read and a Redis round trip (tens of milliseconds on a loaded machine); and the thread
+gives way to that path (``console.critical``) before each publication, for at most
+``critical.PATIENCE_SECONDS`` after it was submitted, so that its reads do not take the
+interpreter from it either.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connections
 
+from console import critical
 from console.realtime.messages import Event
 
 log = logging.getLogger(__name__)
@@ -85,16 +89,19 @@ async def apublish(*events: Event) -> None:
             log.warning("realtime publish to %s failed", group, exc_info=True)
 
 
+Produce = Callable[[], Sequence[Event]]
+
+
 class _Background:
     """One daemon thread that runs publications in the order they were submitted."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._queue: queue.Queue[Callable[[], Sequence[Event]]] = queue.Queue()
+        self._queue: queue.Queue[tuple[float, Produce]] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._pid = 0
 
-    def submit(self, produce: Callable[[], Sequence[Event]]) -> None:
+    def submit(self, produce: Produce) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
                 self._queue = queue.Queue()
@@ -103,13 +110,14 @@ class _Background:
                     target=self._run, args=(self._queue,), name="realtime-publisher", daemon=True
                 )
                 self._thread.start()
-            self._queue.put(produce)
+            self._queue.put((time.monotonic(), produce))
 
     @staticmethod
-    def _run(work: queue.Queue[Callable[[], Sequence[Event]]]) -> None:
+    def _run(work: queue.Queue[tuple[float, Produce]]) -> None:
         loop = asyncio.new_event_loop()
         while True:
-            produce = work.get()
+            submitted, produce = work.get()
+            critical.give_way(submitted + critical.PATIENCE_SECONDS)
             try:
                 events = produce()
                 if events:
@@ -136,7 +144,7 @@ class _Background:
 _background = _Background()
 
 
-def submit(produce: Callable[[], Sequence[Event]]) -> None:
+def submit(produce: Produce) -> None:
     """Run ``produce`` (which may read the database) and publish what it returns, in the
     background thread, after everything submitted before it."""
     _background.submit(produce)

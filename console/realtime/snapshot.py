@@ -16,7 +16,7 @@ def build_snapshot(instance_id: int | None = None) -> Snapshot:
     hosts: QuerySet[Host] = Host.objects.all()
     gpus: QuerySet[Gpu] = Gpu.objects.select_related("host")
     instances: QuerySet[Instance] = Instance.objects.select_related("host").prefetch_related("gpus")
-    jobs: QuerySet[Job] = Job.objects.all()
+    jobs: QuerySet[Job] = Job.objects.select_related("requested_by")
     if instance_id is not None:
         instances = instances.filter(pk=instance_id)
         gpus = gpus.filter(instances=instance_id)

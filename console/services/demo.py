@@ -43,7 +43,7 @@ def register_demo_instances(host: Host) -> list[Instance]:
                 "served_model_name": model,
                 "base_url": f"http://127.0.0.1:{free_port()}",
                 "host": host,
-                "launch_executable": "python -m engines.emulator",
+                "launch_executable": "python -m emulator",
                 "launch_model": model,
                 "launch_args": DEMO_ARGS,
                 "expected_weights_gib": 8.0,

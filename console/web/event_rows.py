@@ -1,8 +1,8 @@
 """Engine events as the instance page lists them.
 
-The agent stores a parsed log line's figures in ``data`` (the parser's JSON) and the raw
-line in ``message``; vLLM colours its log prefix with ANSI escapes, which a page shows as
-text, so they are dropped here (``static/js/instance.js`` does the same for live lines).
+The agent stores a parsed log line's figures and the raw line in ``message``; vLLM colours
+its log prefix with ANSI escapes, which a page shows as text, so they are dropped here
+(``static/js/instance.js`` does the same for live lines).
 """
 
 from __future__ import annotations
@@ -21,13 +21,6 @@ def plain(text: str) -> str:
     return ANSI_ESCAPE.sub("", text)
 
 
-def _figure(event: EngineEvent, name: str) -> float | None:
-    value = getattr(event, name)
-    if value is None:
-        value = event.data.get(name)
-    return float(value) if isinstance(value, int | float) else None
-
-
 @dataclass(frozen=True)
 class EventRow:
     """One engine event: when, what, its seconds and GiB freed if it has them, its line."""
@@ -43,8 +36,8 @@ class EventRow:
         return cls(
             at=event.at,
             kind=event.kind,
-            seconds=_figure(event, "seconds"),
-            freed_gib=_figure(event, "freed_gib"),
+            seconds=event.figure("seconds"),
+            freed_gib=event.figure("freed_gib"),
             message=plain(event.message),
         )
 

@@ -1,4 +1,4 @@
-"""The instance page's "Evidence" section (issue 16): which figures the console can gather
+"""The instance page's "Evidence" section: which figures the console can gather
 for this engine, and why not when it cannot.
 
 An engine the console launched is followed by its host's agent from the start; one adopted

@@ -1,4 +1,4 @@
-"""The idle ladder and ``pinned_awake`` of one instance, set from its page (issue 16).
+"""The idle ladder and ``pinned_awake`` of one instance, set from its page.
 
 Operators may: whoever may put an engine to sleep may say when the idle policy
 (``console.jobs.idle``) does. The API's serializer judges the values (T2 longer than T1).

@@ -1,4 +1,4 @@
-"""Admin pages to register, edit and delete an instance (issue 16).
+"""Admin pages to register, edit and delete an instance .
 
 The API's serializer judges what the page sends (one set of rules and messages for both);
 this module only turns the form's text into the serializer's types and back. Secrets
@@ -188,7 +188,8 @@ class InstanceFormView(ConsolePageMixin, TemplateView):
         if instance is not None and data.get("launch_args") == redact_command(
             instance.launch_args or []
         ):
-            # Unchanged: a secret flag stored before they were refused shows as *** (issue 15).
+            # Unchanged: a secret flag stored before they were refused shows as ***;
+            # saving it back unchanged must not store the mask.
             del data["launch_args"]
         serializer = InstanceSerializer(
             instance, data=data, partial=instance is not None, context={"request": request}

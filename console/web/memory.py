@@ -12,10 +12,11 @@ The dashboard renders them from the latest stored sample; the page's JS redraws 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from console.models import Gpu, Host, Instance, InstanceState, MemorySample, Resolution, Subject
+from console.web.labels import state_label
 
 GIB = 1 << 30
 
@@ -68,10 +69,25 @@ def gpu_segments(
         instance = instances.get(name)
         if instance is not None:
             segments += _instance_gpu_segments(instance, by_instance[name], total)
-    accounted = sum(segment.bytes for segment in segments)
-    if used > accounted:
-        segments.append(Segment("other processes", "other", used - accounted, total))
-    return segments
+    return with_other(segments, used, total)
+
+
+def with_other(segments: list[Segment], used: int, total: int) -> list[Segment]:
+    """The segments cut to add up to at most ``used``, and other processes for the rest, so
+    that a bar fills exactly as far as its figure says: RSS counts pages shared between
+    processes once for each, so a host's instances can add up to more than its used RAM."""
+    shown: list[Segment] = []
+    room = used
+    for segment in segments:
+        if room <= 0:
+            break
+        if segment.bytes > room:
+            segment = replace(segment, label=f"{segment.label} (cut to the used total)", bytes=room)
+        shown.append(segment)
+        room -= segment.bytes
+    if room > 0:
+        shown.append(Segment("other processes", "other", room, total))
+    return shown
 
 
 def _instance_gpu_segments(instance: Instance, held: int, total: int) -> list[Segment]:
@@ -79,7 +95,7 @@ def _instance_gpu_segments(instance: Instance, held: int, total: int) -> list[Se
     if instance.state == InstanceState.SLEEPING:
         return [Segment(f"{name} (asleep)", "sleeping", held, total)]
     if instance.state != InstanceState.AWAKE:
-        return [Segment(f"{name} ({instance.state})", "busy", held, total)]
+        return [Segment(f"{name} ({state_label(instance.state)})", "busy", held, total)]
     weights = min(held, int((instance.expected_weights_gib or 0) * GIB))
     segments = [Segment(f"{name} weights", "weights", weights, total)] if weights else []
     if held > weights:
@@ -99,10 +115,7 @@ def host_segments(
             segments.append(Segment(f"{name} weight backup", "backup", instance_rss[name], total))
         else:
             segments.append(Segment(f"{name} RSS", "rss", instance_rss[name], total))
-    accounted = sum(segment.bytes for segment in segments)
-    if used > accounted:
-        segments.append(Segment("other processes", "other", used - accounted, total))
-    return segments
+    return with_other(segments, used, total)
 
 
 def _latest(**filters: object) -> MemorySample | None:

@@ -1,4 +1,4 @@
-"""Pages beyond the dashboard: one instance, memory history, the audit log."""
+"""Pages beyond the dashboard: one instance, memory history."""
 
 from __future__ import annotations
 
@@ -9,21 +9,20 @@ from urllib.parse import urlencode
 
 from django.http import HttpRequest
 from django.utils import timezone
-from django.views.generic import DetailView, ListView, TemplateView
+from django.views.generic import DetailView, TemplateView
 
-from console.models import AuditEntry, EngineEvent, Gpu, Host, Instance, Job
+from console.models import EngineEvent, Gpu, Host, Instance, Job
 from console.roles import Action, can
 from console.web.event_rows import BLANK_EVENT, EventRow
 from console.web.evidence import evidence_lines
 from console.web.rows import InstanceRow
+from console.web.schedule_text import schedule_form_values
 from console.web.views import ConsolePageMixin
 
 if TYPE_CHECKING:
     InstanceDetailView = DetailView[Instance]
-    AuditListView = ListView[AuditEntry]
 else:  # Django's generic views are not subscriptable at run time (django-stubs' are).
     InstanceDetailView = DetailView
-    AuditListView = ListView
 
 RECENT_JOBS = 20
 RECENT_EVENTS = 50
@@ -41,15 +40,20 @@ class InstanceView(ConsolePageMixin, InstanceDetailView):
         context = super().get_context_data(**kwargs)
         instance: Instance = self.object
         gpus = list(instance.gpus.all())
+        now = timezone.now()
+        can_operate = can(self.request.user, Action.SLEEP)
         context.update(
             rows=[InstanceRow.of(instance)],
             blank_row=InstanceRow.blank(),
             blank_job=Job(state=""),
             blank_event=BLANK_EVENT,
-            can_operate=can(self.request.user, Action.SLEEP),
+            can_operate=can_operate,
+            neighbours=gpu_neighbours(instance, gpus) if can_operate else [],
             evidence=evidence_lines(instance),
             idle=kwargs.get("idle_values") or idle_values(instance),
             idle_errors=kwargs.get("idle_errors", {}),
+            schedule=kwargs.get("schedule_values") or schedule_form_values(instance, now),
+            schedule_errors=kwargs.get("schedule_errors", {}),
             jobs=Job.objects.filter(instance=instance).select_related("requested_by")[:RECENT_JOBS],
             events=[
                 EventRow.of(event)
@@ -66,8 +70,14 @@ class InstanceView(ConsolePageMixin, InstanceDetailView):
         return context
 
 
+def gpu_neighbours(instance: Instance, gpus: list[Gpu]) -> list[Instance]:
+    """The other instances on its GPUs: those a switch to it may put to sleep."""
+    others = Instance.objects.filter(gpus__in=gpus).exclude(pk=instance.pk)
+    return list(others.distinct().order_by("name"))
+
+
 def idle_values(instance: Instance) -> dict[str, Any]:
-    """The idle ladder (issue 16) as the instance page's form shows it."""
+    """The idle ladder as the instance page's form shows it."""
     return {
         "idle_sleep_l1_seconds": instance.idle_sleep_l1_seconds,
         "idle_sleep_l2_seconds": instance.idle_sleep_l2_seconds,
@@ -123,21 +133,33 @@ def _selected(request: HttpRequest, choices: list[Choice]) -> Choice | None:
 
 
 def history_links(choice: Choice, start: datetime, end: datetime) -> dict[str, str]:
-    """The history API's URLs for ``choice`` over [start, end] (JSON; CSV adds a format)."""
+    """The history API's URLs for ``choice`` over [start, end] (JSON; CSV adds a format):
+    the gateway's figures are an instance's model's, else every model's."""
     span = {"start": start.isoformat(), "end": end.isoformat()}
     memory = urlencode({"subject": choice.subject, "id": choice.id, **span})
     links = {"memory": f"/api/history/memory/?{memory}"}
+    gateway = span
     if choice.subject == "instance":
         query = urlencode({"instance": choice.id, **span})
         links["timings"] = f"/api/history/timings/?{query}"
         links["latency"] = f"/api/history/latency/?{query}"
+        model = Instance.objects.filter(pk=choice.id).values_list("served_model_name", flat=True)
+        gateway = {"model": model.first() or "", **span}
+    links["gateway"] = f"/api/history/gateway/?{urlencode(gateway)}"
     return links
+
+
+def gateway_caption(choice: Choice | None, span: Range) -> str:
+    served = "its model" if choice and choice.subject == "instance" else "every model"
+    figures = "requests, errors, held requests and seconds held, wakes on request"
+    return f"Gateway, {served}, {span.label}: {figures}"
 
 
 CSV_LABELS = {
     "memory": "Memory samples",
     "timings": "Sleep and wake timings",
     "latency": "Request latency",
+    "gateway": "Gateway requests",
 }
 
 
@@ -154,23 +176,20 @@ class HistoryView(ConsolePageMixin, TemplateView):
         choice = _selected(self.request, choices)
         span = RANGE_BY_KEY.get(self.request.GET.get("range", ""), RANGES[0])
         end = timezone.now()
-        links = history_links(choice, end - span.span, end) if choice else {}
+        start = end - span.span
+        links = history_links(choice, start, end) if choice else {}
         context.update(
             choices=choices,
             choice=choice,
             ranges=RANGES,
             range=span,
+            gateway_caption=gateway_caption(choice, span),
             csv_links=[(CSV_LABELS[name], f"{url}&format=csv") for name, url in links.items()],
-            page_config={"links": links, "label": choice.label if choice else ""},
+            page_config={
+                "links": links,
+                "label": choice.label if choice else "",
+                # The charts' x axis: exactly the range asked for, however few the points.
+                "span": {"start": start.timestamp(), "end": end.timestamp()},
+            },
         )
         return context
-
-
-class AuditView(ConsolePageMixin, AuditListView):
-    """Who did what, when, from where, and how it ended; newest first, read-only."""
-
-    template_name = "audit.html"
-    required_action = Action.VIEW_AUDIT
-    queryset = AuditEntry.objects.order_by("-at", "-id")
-    context_object_name = "entries"
-    paginate_by = 50

@@ -13,8 +13,9 @@ from datetime import datetime
 
 from django.urls import reverse
 
-from console.jobs.service import STARTS_FROM
-from console.models import Instance, JobKind
+from console.jobs.service import HOST_KINDS, STARTS_FROM
+from console.models import Instance, InstanceState, JobKind
+from console.web.labels import gpus_text, state_label
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ ACTIONS: tuple[ActionButton, ...] = (
     ActionButton("Sleep L1", "sleep", '{"level": 1}', _states(JobKind.SLEEP)),
     ActionButton("Sleep L2", "sleep", '{"level": 2}', _states(JobKind.SLEEP)),
     ActionButton("Wake", "wake", "{}", _states(JobKind.WAKE)),
-    ActionButton("Activate", "switch", "{}", _states(JobKind.SWITCH)),
+    ActionButton("Switch", "switch", "{}", _states(JobKind.SWITCH)),
     ActionButton("Launch", "launch", "{}", _states(JobKind.LAUNCH)),
     ActionButton("Stop", "stop", "{}", _states(JobKind.STOP)),
 )
@@ -74,6 +75,9 @@ class InstanceRow:
     host: str
     gpu_indexes: list[int] = field(default_factory=list)
     state_changed_at: datetime | None = None
+    # Registered by URL without a host: no launch spec and no process of the console's,
+    # so Launch and Stop could only be refused (the page explains instead).
+    launchable: bool = True
 
     @classmethod
     def of(cls, instance: Instance) -> InstanceRow:
@@ -88,6 +92,7 @@ class InstanceRow:
             host=instance.host.name if instance.host else "",
             gpu_indexes=[gpu.index for gpu in instance.gpus.all()],
             state_changed_at=instance.state_changed_at,
+            launchable=instance.host_id is not None,
         )
 
     @classmethod
@@ -104,15 +109,22 @@ class InstanceRow:
 
     @property
     def badge_text(self) -> str:
-        return f"{self.state} · L{self.sleep_level}" if self.sleep_level else self.state
+        return state_label(self.state, self.sleep_level)
+
+    @property
+    def error_detail(self) -> str:
+        """Why an instance is in error (a failed launch's log lines, an engine gone), shown
+        under its badge; other states' details stay in the badge's title."""
+        return self.state_detail if self.state == InstanceState.ERROR else ""
 
     @property
     def gpus_text(self) -> str:
-        return ", ".join(str(index) for index in self.gpu_indexes) or "—"
+        return gpus_text(self.gpu_indexes)
 
     @property
     def actions(self) -> list[ActionState]:
-        return [ActionState(button, button.enabled_in(self.state)) for button in ACTIONS]
+        offered = [b for b in ACTIONS if self.launchable or b.action not in HOST_KINDS]
+        return [ActionState(button, button.enabled_in(self.state)) for button in offered]
 
 
 def instance_rows(instances: Iterable[Instance]) -> list[InstanceRow]:

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.generic import TemplateView
 
 from console import audit
 from console.models import Host, Instance, Outcome
 from console.roles import Action, RoleRequiredMixin, can, role_of
+from console.web.labels import STATE_LABELS
 from console.web.memory import BLANK_SEGMENT, host_cards
 from console.web.ratelimit import THROTTLED_MESSAGE, login_name, login_throttled
 from console.web.rows import InstanceRow, instance_rows
+
+LOCAL_LOGIN_OFF = "Local accounts are disabled here: sign in through single sign-on."
 
 
 class ConsolePageMixin(RoleRequiredMixin):
@@ -26,9 +31,12 @@ class ConsolePageMixin(RoleRequiredMixin):
         user = self.request.user  # type: ignore[attr-defined]
         role = role_of(user)
         context["role"] = role.label if role is not None else ""
+        context["state_labels"] = STATE_LABELS  # for the pages' scripts (labels.py)
         context["can_view_audit"] = can(user, Action.VIEW_AUDIT)
         context["can_manage_keys"] = can(user, Action.MANAGE_TOKENS)
+        context["can_manage_alerts"] = can(user, Action.MANAGE_ALERTS)
         context["can_manage_instances"] = can(user, Action.MANAGE_INSTANCES)
+        context["can_manage_users"] = can(user, Action.MANAGE_USERS)
         return context
 
 
@@ -42,13 +50,26 @@ class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context: dict[str, Any] = super().get_context_data(**kwargs)
+        sign_on = settings.CONSOLE_OIDC
+        context["sso_name"] = sign_on.provider_name if sign_on is not None else ""
+        context["local_login"] = settings.CONSOLE_LOCAL_LOGIN
+        return context
+
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         username = login_name(request.POST.get("username"))
+        if not settings.CONSOLE_LOCAL_LOGIN:
+            detail = {"reason": "local accounts are disabled"}
+            audit.record(request, "user.login", Outcome.REFUSED, target_type="user",
+                         actor=username, detail=detail)  # fmt: skip
+            return HttpResponse(LOCAL_LOGIN_OFF, status=403, content_type="text/plain")
         if login_throttled(username, audit.remote_addr(request)):
             detail = {"reason": "too many failed sign-ins"}
             audit.record(request, "user.login", Outcome.REFUSED, target_type="user",
                          actor=username, detail=detail)  # fmt: skip
-            return HttpResponse(THROTTLED_MESSAGE, status=429, content_type="text/plain")
+            context = {"message": THROTTLED_MESSAGE, "next": request.POST.get("next", "")}
+            return render(request, "registration/throttled.html", context, status=429)
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:

@@ -1,13 +1,13 @@
 """HTTP client for vLLM's sleep-mode, health and metrics endpoints, version by version.
 
-``EngineClient`` (blocking) and ``AsyncEngineClient`` (asyncio) share everything but the
-I/O: requests are built and answers interpreted by the plain functions of ``calls`` and
-``answers``, sequenced by the generators of ``operations``. Failures are the typed errors
-of :mod:`engines.errors`; no httpx exception escapes.
+``EngineClient`` builds requests and interprets answers with the plain functions of
+``calls`` and ``answers``, sequenced by the generators of ``operations`` (the protocol
+apart from the I/O). Its callers are the console's workers; the gateway proxies inference
+requests with its own pooled asyncio client, as streams it never interprets. Failures are
+the typed errors of :mod:`engines.errors`; no httpx exception escapes.
 """
 
-from engines.client.aio import AsyncEngineClient
 from engines.client.calls import SleepMode, Timeouts
 from engines.client.sync import EngineClient
 
-__all__ = ["AsyncEngineClient", "EngineClient", "SleepMode", "Timeouts"]
+__all__ = ["EngineClient", "SleepMode", "Timeouts"]

@@ -1,6 +1,6 @@
 """What the server's answers mean: HTTP failures as typed errors, bodies as values.
 
-Pure functions over ``httpx`` values, shared by the sync and the async client.
+Pure functions over ``httpx`` values, tested without a server.
 """
 
 from __future__ import annotations
@@ -26,16 +26,17 @@ from engines.errors import (
 from engines.versions import Features, VllmVersion
 
 # EngineDeadError's text: 0.11.0 (v1/engine/exceptions.py:12) and 0.33.0 (:22), and the
-# V0 engine's (facts 4, 5.5).
+# V0 engine's (docs/vllm-behaviour.md §4, §5.5).
 _DEAD_ENGINE_TEXTS = (
     "EngineCore encountered an issue",
     "The server had an error while processing your request",
     "Engine loop has died",
     "MQLLMEngine is already dead",
 )
-# 0.33's /pause rejects generation with 503 and code engine_paused (facts 2.7).
+# 0.33's /pause rejects generation with 503 and code engine_paused (docs/vllm-behaviour.md §2.7).
 _PAUSED_TEXTS = ("engine_paused", "Generation is paused")
-# RuntimeError: CUDA Error: out of memory at .../cumem_allocator.cpp:NN (facts 2.4).
+# RuntimeError: CUDA Error: out of memory at .../cumem_allocator.cpp:NN
+# (docs/vllm-behaviour.md §2.4).
 _OOM_TEXT = "out of memory"
 # The V0 engine's assertion when sleep is called without --enable-sleep-mode.
 _SLEEP_DISABLED_TEXT = "sleep mode is not enabled"
@@ -150,7 +151,8 @@ def parse_is_sleeping(call: Call, url: str, response: httpx.Response) -> bool:
 def check_sleep_answer(
     call: Call, url: str, features: Features, level: int, response: httpx.Response
 ) -> None:
-    """<=0.31 answers an empty 200; 0.32+ ``{"status": "sleeping", "level": L}`` (facts 2.3)."""
+    """<=0.31 answers an empty 200; 0.32+ ``{"status": "sleeping", "level": L}``
+    (docs/vllm-behaviour.md §2.3)."""
     if not features.json_bodies:
         return
     payload = json_object(call, url, response)
@@ -159,7 +161,8 @@ def check_sleep_answer(
 
 
 def check_wake_answer(call: Call, url: str, features: Features, response: httpx.Response) -> None:
-    """<=0.31 answers an empty 200; 0.32+ ``{"status": "awake"|"sleeping", ...}`` (facts 2.4).
+    """<=0.31 answers an empty 200; 0.32+ ``{"status": "awake"|"sleeping", ...}``
+    (docs/vllm-behaviour.md §2.4).
 
     ``"sleeping"`` after a partial wake is a success, so only the shape is checked.
     """
@@ -170,7 +173,8 @@ def check_wake_answer(call: Call, url: str, features: Features, response: httpx.
 
 
 def parse_rpc_results(call: Call, url: str, response: httpx.Response) -> object:
-    """``None`` for vLLM's empty 200, else the per-worker ``results`` list (facts 2.6)."""
+    """``None`` for vLLM's empty 200, else the per-worker ``results`` list
+    (docs/vllm-behaviour.md §2.6)."""
     if not response.content.strip():
         return None
     payload = json_object(call, url, response)

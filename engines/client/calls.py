@@ -20,7 +20,7 @@ SleepMode = Literal["abort", "wait", "keep"]
 SLEEP_LEVELS = (0, 1, 2)
 SLEEP_MODES: tuple[SleepMode, ...] = ("abort", "wait", "keep")
 WAKE_TAGS = ("weights", "kv_cache")
-SCHEDULING_TAG = "scheduling"  # 0.17+: wakes a level-0 sleep (facts 2.4)
+SCHEDULING_TAG = "scheduling"  # 0.17+: wakes a level-0 sleep (docs/vllm-behaviour.md §2.4)
 WARMUP_PROMPT = "Hello"
 
 
@@ -37,8 +37,8 @@ class Budget(Enum):
 class Timeouts:
     """Seconds allowed per phase of a request, and per kind of call for the answer.
 
-    The read timeout of quick calls is the client's ``timeout`` argument. A first level-1
-    sleep of a large model took 43.5 s on an H100 (facts 3), so slow calls get minutes.
+    The read timeout of quick calls is the client's ``timeout`` argument. A first level-1 sleep of a
+    large model took 43.5 s on an H100 (docs/vllm-behaviour.md §3), so slow calls get minutes.
     """
 
     connect: float = 5.0
@@ -105,7 +105,8 @@ def is_sleeping_call(features: Features) -> Call:
 
 
 def sleep_call(features: Features, level: int, mode: SleepMode | None) -> Call:
-    """``POST /sleep?level=N``: vLLM reads the level only from the query string (facts 2.3)."""
+    """``POST /sleep?level=N``: vLLM reads the level only from the query string
+    (docs/vllm-behaviour.md §2.3)."""
     if level not in SLEEP_LEVELS:
         # <=0.31 accepts any integer and treats it like level 2 without saving buffers.
         raise ValueError(f"sleep level must be one of {SLEEP_LEVELS}, got {level}")
@@ -137,7 +138,7 @@ def wake_call(features: Features, tags: Sequence[str] | None) -> Call:
     known = (*WAKE_TAGS, SCHEDULING_TAG) if features.has_sleep_level_zero else WAKE_TAGS
     unknown = [tag for tag in tags if tag not in known]
     if unknown:
-        # vLLM only logs a warning for an unknown tag and answers 200 (facts 2.4).
+        # vLLM only logs a warning for an unknown tag and answers 200 (docs/vllm-behaviour.md §2.4).
         raise ValueError(f"unknown wake tags {unknown}; vLLM {features.version} knows {known}")
     params = tuple(("tags", tag) for tag in tags)
     return Call("wake", "POST", "/wake_up", params, budget=Budget.SLOW, dev=True, wakes=True)
@@ -167,7 +168,8 @@ def require_level2_wake(features: Features) -> None:
 
 def reset_prefix_cache_call(features: Features) -> Call:
     if not features.has_reset_prefix_cache:
-        # Sent anyway, the missing route's 404 would read as dev mode off (facts 2.1).
+        # Sent anyway, the missing route's 404 would read as dev mode off
+        # (docs/vllm-behaviour.md §2.1).
         raise _unsupported(
             features, "reset_prefix_cache", "has no POST /reset_prefix_cache (added in 0.8)"
         )

@@ -1,9 +1,9 @@
 """Every client operation as a generator that yields requests and receives answers.
 
 An operation yields a :class:`Call`, gets back the 2xx ``httpx.Response`` (or has the
-call's typed error thrown into it), and finally returns its result. The sync and the
-async client drive the same generators, so the sequencing (ask the version once, check
-features, the level-2 wake) is written once and neither client does more than I/O.
+call's typed error thrown into it), and finally returns its result. The client only
+sends what they yield, so the sequencing (ask the version once, check features, the
+level-2 wake) is protocol alone and is tested without a socket.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def reset_prefix_cache(session: Session) -> Op[None]:
 
 
 def wake_level2(session: Session) -> Op[dict[str, float]]:
-    """Weights, ``reload_weights``, KV cache, prefix cache reset (facts 3).
+    """Weights, ``reload_weights``, KV cache, prefix cache reset (docs/vllm-behaviour.md §3).
 
     Weights come back first so the reload has its memory, and the KV cache after it (the
     documented order, which avoids an OOM during the reload). The prefix cache is reset
@@ -123,7 +123,7 @@ def warmup(session: Session) -> Op[float]:
     """A one-token completion; returns the wall seconds of that request alone.
 
     Refuses to send it to a sleeping engine: on <=0.16 that kills the engine, on 0.17+
-    it hangs until someone wakes it (facts 4).
+    it hangs until someone wakes it (docs/vllm-behaviour.md §4).
     """
     names = yield from models(session)
     if not names:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -21,6 +21,9 @@ from engines.metrics import EngineMetrics
 from engines.versions import VllmVersion
 
 T = TypeVar("T")
+# The httpcore trace step between a request written and its answer's head read.
+_AWAIT_STEP = "http11.receive_response_headers."
+_AWAIT_STARTED = _AWAIT_STEP + "started"
 
 
 class EngineClient:
@@ -29,7 +32,9 @@ class EngineClient:
     ``timeout`` is the read timeout of quick calls (version, models, is_sleeping, metrics);
     ``timeouts`` holds the others (health 5 s, sleep/wake/reload 600 s, warmup 120 s, connect
     5 s). ``version`` skips the ``/version`` request when the caller already knows it.
-    Every failure is an :class:`~engines.errors.EngineError`.
+    ``awaiting`` is told True once a request is sent and its answer is awaited, and False
+    when the answer's head has come (or the wait failed): the time the engine works, when
+    the caller's other threads may run. Every failure is an :class:`~engines.errors.EngineError`.
     """
 
     def __init__(
@@ -40,8 +45,10 @@ class EngineClient:
         timeout: float = 10.0,
         version: VllmVersion | None = None,
         timeouts: Timeouts | None = None,
+        awaiting: Callable[[bool], None] | None = None,
     ) -> None:
         self.base_url = checked_base_url(base_url)
+        self._awaiting = awaiting
         self._timeout = timeout
         self._timeouts = timeouts or Timeouts()
         self._session = operations.Session(self.base_url, version)
@@ -77,11 +84,30 @@ class EngineClient:
         answers.raise_for_status(call, self.base_url, response)
         return response
 
-    @staticmethod
-    def _request(http: httpx.Client, call: Call, timeout: httpx.Timeout) -> httpx.Response:
-        return http.request(
-            call.method, call.path, params=call.params, json=call.body, timeout=timeout
-        )
+    def _request(self, http: httpx.Client, call: Call, timeout: httpx.Timeout) -> httpx.Response:
+        told = self._awaiting
+        waiting = False
+
+        def trace(event: str, info: object) -> None:
+            # httpcore's steps: the request written, then the answer's head awaited.
+            nonlocal waiting
+            if told is None:
+                return
+            if event == _AWAIT_STARTED:
+                waiting = True
+                told(True)
+            elif waiting and event.startswith(_AWAIT_STEP):
+                waiting = False
+                told(False)
+
+        try:
+            return http.request(
+                call.method, call.path, params=call.params, json=call.body, timeout=timeout,
+                extensions={} if told is None else {"trace": trace},
+            )  # fmt: skip
+        finally:
+            if waiting and told is not None:
+                told(False)
 
     def _run(self, op: operations.Op[T]) -> T:
         try:
@@ -99,6 +125,11 @@ class EngineClient:
         except EngineError as exc:
             exc.url = exc.url or self.base_url
             raise
+
+    @property
+    def known_version(self) -> VllmVersion | None:
+        """The version given or learned by a call so far (no request)."""
+        return self._session.version
 
     def health(self) -> bool:
         """True when ``/health`` answers 200 (also while asleep); a typed error otherwise."""

@@ -1,4 +1,4 @@
-"""httpx settings shared by both clients: headers, timeouts, no proxies from the environment."""
+"""The client's httpx settings: headers, timeouts, no proxies from the environment."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from engines.errors import EngineUnreachable
 
 
 class ClientOptions(TypedDict):
-    """Keyword arguments for ``httpx.Client`` and ``httpx.AsyncClient``."""
+    """Keyword arguments for ``httpx.Client``."""
 
     base_url: str
     headers: dict[str, str]
@@ -52,7 +52,8 @@ def checked_base_url(url: str) -> str:
 def client_options(
     base_url: str, api_key: str | None, timeouts: Timeouts, quick: float
 ) -> ClientOptions:
-    # vLLM checks the key only on /v1 paths (facts 2.11); sending it everywhere is harmless.
+    # vLLM checks the key only on /v1 paths (docs/vllm-behaviour.md §2.11); sending it everywhere is
+    # harmless.
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     return ClientOptions(
         base_url=base_url,

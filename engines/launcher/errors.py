@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
+from engines.launcher.logfiles import redact_secrets
+
+# A line that says what went wrong: "ValueError: Free memory on device ...", vLLM's
+# "ERROR ... EngineCore failed to start.", argparse's "serve: error: unrecognized ...".
+ERROR_LINE = re.compile(r"\b\w*(Error|Exception)\b:|\bERROR\b|\berror:", re.IGNORECASE)
+REASON_LINES = 3
+
 
 class LaunchError(Exception):
     """A launched engine did not become ready; ``last_lines`` ends its log."""
@@ -11,6 +20,16 @@ class LaunchError(Exception):
         self.last_lines = last_lines
         tail = "\n".join(last_lines) if last_lines else "(the log is empty)"
         super().__init__(f"{summary}; last log lines:\n{tail}")
+
+    @property
+    def reason(self) -> str:
+        """The summary and the log's last lines that say why, on one line: vLLM ends a
+        failed start with "See root cause above" (0.10+), so the error lines before it count."""
+        # Viewers read it: vLLM prints its non-default args, an --api-key among them.
+        lines = [redact_secrets(line.strip()) for line in self.last_lines if line.strip()]
+        errors = [line for line in lines if ERROR_LINE.search(line)]
+        why = (errors or lines)[-REASON_LINES:]
+        return f"{self.summary}: {' | '.join(why)}" if why else f"{self.summary} (empty log)"
 
 
 class EngineDiedError(LaunchError):

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,9 +84,14 @@ def _engine_from_record(record: PidRecord) -> LaunchedEngine:
 class Launcher:
     """Starts engines under ``run_dir`` and finds them again after a restart."""
 
-    def __init__(self, run_dir: Path, *, poll_interval: float = 0.2) -> None:
+    def __init__(
+        self, run_dir: Path, *, poll_interval: float = 0.2, env: Mapping[str, str] | None = None
+    ) -> None:
         self.run_dir = Path(run_dir)
         self.poll_interval = poll_interval
+        # What every engine started here sees besides this process's environment and its
+        # spec's (which wins): the GPU probe's ``launch_env``.
+        self.env = dict(env or {})
         # Our own children, to collect their exit codes (and reap them: no zombies).
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         # Exit codes of children reap() collected, for wait_ready and stop to report.
@@ -97,7 +103,7 @@ class Launcher:
     def start(self, spec: LaunchSpec) -> LaunchedEngine:
         """Start ``spec`` detached; raise EngineAlreadyRunningError if that name runs already."""
         command = build_command(spec)
-        env = build_env(spec, os.environ)
+        env = build_env(spec, {**os.environ, **self.env})
         directory = self.instance_dir(spec.name)
         directory.mkdir(parents=True, exist_ok=True)
         running = self._live_record(directory / PID_FILE_NAME)

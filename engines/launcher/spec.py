@@ -1,7 +1,7 @@
 """What to launch: a ``LaunchSpec`` and the command line and environment built from it.
 
 The same spec starts real vLLM (``executable=("vllm",)``) and the emulator
-(``executable=(sys.executable, "-m", "engines.emulator")``): both take ``serve MODEL`` and
+(``executable=(sys.executable, "-m", "emulator")``): both take ``serve MODEL`` and
 the same flags. The launcher owns the flags that the console relies on (address, sleep
 mode, served name, memory share) and the two variables that gate behaviour
 (``VLLM_SERVER_DEV_MODE``, ``CUDA_VISIBLE_DEVICES``), so extra arguments or variables that

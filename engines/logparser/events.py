@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class EventKind(StrEnum):
-    """What a recognised line says (facts sections 5.3 to 5.5)."""
+    """What a recognised line says."""
 
     SLEEP = "sleep"  # "It took %.6f seconds to fall asleep."
     WAKE = "wake"  # "It took %.6f seconds to wake up tags %s."
@@ -76,3 +78,26 @@ class EngineLogEvent:
             if value is not None:
                 out[key] = value.isoformat() if isinstance(value, datetime) else value
         return out
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any], line: str = "") -> EngineLogEvent | None:
+        """The event ``to_json_dict`` wrote (as stored); None for a kind this parser does not
+        report. Figures of the wrong type are taken as not printed."""
+        try:
+            kind = EventKind(str(data.get("event")))
+        except ValueError:
+            return None
+        figures = {key: _figure(data.get(key), key) for key in (*FIGURES[kind], "process", "pid")}
+        stamp = data.get("timestamp")
+        timestamp = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+        return cls(kind, **figures, timestamp=timestamp, line=line)
+
+
+def _figure(value: object, key: str) -> Any:
+    if key == "tags":
+        return tuple(sorted(map(str, value))) if isinstance(value, list | tuple) else None
+    if key in {"process", "url"}:
+        return value if isinstance(value, str) else None
+    if key in {"pid", "tokens"}:
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

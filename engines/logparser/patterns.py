@@ -21,13 +21,13 @@ MAX_LINE_CHARS = 64 * 1024
 _NUM = r"(-?\d{1,15}(?:\.\d{1,12})?)"
 _TOKENS = r"(\d{1,3}(?:,\d{3}){1,6}|\d{1,18})"
 
-# 0.10.2-0.11.x wrap every process prefix in these two codes (facts 5.2): removed with
-# str.replace before the general regex, which then runs only on other colour codes.
+# 0.10.2-0.11.x wrap every process prefix in these two codes (docs/vllm-behaviour.md §5.2): removed
+# with str.replace before the general regex, which then runs only on other colour codes.
 PREFIX_COLOURS = ("\x1b[1;36m", "\x1b[0;0m")
-# Any other CSI sequence: 0.12+ colour the prefix, level and time on a TTY (facts 5.2),
-# tqdm moves the cursor.
+# Any other CSI sequence: 0.12+ colour the prefix, level and time on a TTY
+# (docs/vllm-behaviour.md §5.2), tqdm moves the cursor.
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-# Markup around the prefix when a terminal was copied as HTML (facts 5.6).
+# Markup around the prefix when a terminal was copied as HTML (docs/vllm-behaviour.md §5.6).
 HTML = re.compile(r"</?(?:font|b|span|strong|i|u|code|pre)\b[^<>]{0,200}>", re.IGNORECASE)
 # "(EngineCore_DP0 pid=212)", "(VllmWorker rank=0 pid=7)", "(ActorModelRayActor pid=3)".
 PROCESS = re.compile(r"\(([^()\r\n]{1,100}?) pid=(\d{1,10})\)")
@@ -79,7 +79,7 @@ _BARE_WORD = re.compile(r"[A-Za-z_][\w-]*")
 def parse_tags(text: str | None) -> tuple[str, ...] | None:
     """Tags from their Python repr: ``None``, ``['weights']``, ``{'kv_cache', 'weights'}``.
 
-    Sorted, because a set prints in hash-seed order (facts 5.3).
+    Sorted, because a set prints in hash-seed order (docs/vllm-behaviour.md §5.3).
     """
     if text is None or text.strip() == "None":
         return None
@@ -206,7 +206,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         EventKind.WAKE_OOM,
         ("CUDA Error: out of memory",),
-        # The cumem allocator's capital-E message (facts 2.4), not PyTorch's "CUDA error:".
+        # The cumem allocator's capital-E message (docs/vllm-behaviour.md §2.4), not PyTorch's
+        # "CUDA error:".
         re.compile(r"CUDA Error: out of memory"),
         _nothing,
     ),

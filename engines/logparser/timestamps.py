@@ -1,4 +1,4 @@
-"""Give vLLM's year-less ``MM-DD HH:MM:SS`` timestamps a year (facts section 5.1)."""
+"""Give vLLM's year-less ``MM-DD HH:MM:SS`` timestamps a year (docs/vllm-behaviour.md §5.1)."""
 
 from __future__ import annotations
 

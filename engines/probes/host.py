@@ -1,20 +1,19 @@
 """Host memory: the whole machine, and what one engine's process tree holds.
 
 vLLM's level-1 sleep copies the weights to pinned host RAM, so host memory decides how
-many level-1 sleepers fit. In simulated mode the emulator only publishes that pinned
-amount (``host_pinned_bytes`` in the sim dir) instead of allocating it, so it is added
-to the tree's RSS to show the same figure a real sleeper would.
+many level-1 sleepers fit. A real sleeper's backup is in its RSS; a simulated one only
+publishes it, and the GPU probe that reads simulated GPUs adds it (``pinned_host_bytes``),
+so the figure is the one a real sleeper would show.
 """
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import psutil
 
-from engines.simgpu import SimGpuDir
+from engines.probes.readings import GpuProbe
 
 
 @dataclass(frozen=True)
@@ -48,15 +47,9 @@ def _tree(pid: int) -> list[psutil.Process]:
         return []
 
 
-def _sim_pinned_bytes(sim_dir: Path, pids: set[int]) -> int:
-    state = SimGpuDir(sim_dir)
-    if not state.exists():
-        return 0
-    return sum(p.host_pinned_bytes for p in state.processes() if p.pid in pids)
-
-
-def process_tree_rss(pid: int, sim_dir: Path | None = None) -> int:
-    """RSS of ``pid`` and all its descendants, plus their simulated pinned bytes.
+def process_tree_rss(pid: int, probe: GpuProbe | None = None) -> int:
+    """RSS of ``pid`` and all its descendants, plus the pinned bytes ``probe`` knows they
+    hold beyond it.
 
     0 when ``pid`` is gone; children that vanish while being read are skipped. RSS counts
     shared pages once per process, so the sum is an upper bound; it is used because the
@@ -68,6 +61,6 @@ def process_tree_rss(pid: int, sim_dir: Path | None = None) -> int:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
             total += int(process.memory_info().rss)
             pids.add(process.pid)
-    if sim_dir is not None and pids:
-        total += _sim_pinned_bytes(sim_dir, pids)
+    if probe is not None and pids:
+        total += probe.pinned_host_bytes(pids)
     return total

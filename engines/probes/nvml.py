@@ -8,6 +8,7 @@ every second and must neither raise nor flood the log. One query costs about 9 Â
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import pynvml
@@ -100,6 +101,12 @@ class NvmlProbe:
                 # e.g. NVML_ERROR_GPU_IS_LOST: skip the device, say so once.
                 self._warn_once(f"GPU {device.index} unreadable: {error}")
         return readings
+
+    def launch_env(self) -> dict[str, str]:
+        return {}  # vLLM finds NVIDIA GPUs itself
+
+    def pinned_host_bytes(self, pids: Collection[int]) -> int:
+        return 0  # a real engine's pinned weight backup is in its RSS
 
     def _ensure_devices(self) -> list[_Device]:
         if self._devices is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,8 +35,21 @@ class GpuReading:
 
 
 class GpuProbe(Protocol):
-    """Anything that can read the GPUs of this host; cheap enough to call every second."""
+    """Anything that can read the GPUs of this host; cheap enough to call every second.
+
+    Chosen once per agent (NVML, or the simulated GPUs of a machine without any): what an
+    engine launched here must be told to use the same GPUs, and what host memory it holds
+    beyond its RSS, are the probe's to say, so production never touches simulation paths.
+    """
 
     def read(self) -> list[GpuReading]:
         """Every device now; [] when there is nothing to read (never raises)."""
+        ...
+
+    def launch_env(self) -> dict[str, str]:
+        """Environment an engine launched on this host needs to use these GPUs."""
+        ...
+
+    def pinned_host_bytes(self, pids: Collection[int]) -> int:
+        """Pinned host memory ``pids`` hold that their RSS does not show."""
         ...

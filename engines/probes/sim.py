@@ -7,10 +7,11 @@ hardware shows the same per-device and per-process figures NVML would.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from pathlib import Path
 
 from engines.probes.readings import GpuProcess, GpuReading
-from engines.simgpu import SimGpu, SimGpuDir, SimProcess
+from engines.simgpu import SIM_GPU_DIR_ENV, SimGpu, SimGpuDir, SimProcess
 
 logger = logging.getLogger(__name__)
 
@@ -53,3 +54,17 @@ class SimGpuProbe:
                 logger.warning("simulated GPU dir %s unreadable: %s", self._dir.path, error)
             return []
         return [_reading(gpu, processes) for gpu in gpus]
+
+    def launch_env(self) -> dict[str, str]:
+        """An emulator publishes the memory it holds where this probe reads it."""
+        return {SIM_GPU_DIR_ENV: str(self._dir.path)}
+
+    def pinned_host_bytes(self, pids: Collection[int]) -> int:
+        """The pinned backup simulated level-1 sleepers publish (they do not allocate it)."""
+        if not self._dir.exists():
+            return 0
+        try:
+            processes = self._dir.processes()
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0  # read() says so once
+        return sum(process.host_pinned_bytes for process in processes if process.pid in pids)

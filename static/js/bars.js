@@ -4,22 +4,35 @@
 // level-1 sleeper's RSS is its pinned weight backup.
 
 import { cloneTemplate, field, gib } from "./live.js";
+import { stateLabel } from "./rows.js";
 
 const GIB = 1024 ** 3;
 
 function instanceGpuSegments(name, instance, held) {
   if (instance.state === "sleeping") return [[`${name} (asleep)`, "sleeping", held]];
-  if (instance.state !== "awake") return [[`${name} (${instance.state})`, "busy", held]];
+  if (instance.state !== "awake") {
+    return [[`${name} (${stateLabel(instance.state)})`, "busy", held]];
+  }
   const weights = Math.min(held, Math.floor((instance.expected_weights_gib || 0) * GIB));
   const parts = weights ? [[`${name} weights`, "weights", weights]] : [];
   if (held > weights) parts.push([`${name} KV cache`, "kv", held - weights]);
   return parts;
 }
 
+// Segments cut to add up to at most `used`, then other processes for the rest, so that a
+// bar fills exactly as far as its figure says (console/web/memory.py with_other: RSS
+// counts shared pages once per process, so instances can add up to more than used RAM).
 function withOther(segments, used) {
-  const accounted = segments.reduce((sum, [, , bytes]) => sum + bytes, 0);
-  if (used > accounted) segments.push(["other processes", "other", used - accounted]);
-  return segments;
+  const shown = [];
+  let room = used;
+  for (const [label, kind, bytes] of segments) {
+    if (room <= 0) break;
+    const cut = bytes > room;
+    shown.push([cut ? `${label} (cut to the used total)` : label, kind, cut ? room : bytes]);
+    room -= cut ? room : bytes;
+  }
+  if (room > 0) shown.push(["other processes", "other", room]);
+  return shown;
 }
 
 /** byInstance: {name: bytes}; instances: Map name -> {state, sleep_level, expected_weights_gib}. */

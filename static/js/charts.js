@@ -11,6 +11,7 @@ export const formats = {
   gib: (v) => `${(v / GIB).toFixed(1)} GiB`,
   seconds: (v) => `${v.toFixed(2)} s`,
   pct: (v) => `${v.toFixed(0)} %`,
+  count: (v) => `${Math.round(v)}`,
 };
 
 function seriesOptions(spec, index) {
@@ -36,11 +37,28 @@ function axis(scale, format, side) {
   };
 }
 
+const LONE_POINT_MARGIN = 60;
+
+// uPlot widens an x scale whose data span no time (one point, or one instant) by orders
+// of magnitude: one day's single job was drawn from Apr 2027 to Aug 2029. The x scale is
+// the chosen span when there is one, else the data's, a minute either side of a lone instant.
+function xRange(span) {
+  return (plot, min, max) => {
+    if (span) return [span.start, span.end];
+    if (min == null || max == null) {
+      const now = Date.now() / 1000;
+      return [now - 3600, now];
+    }
+    return min === max ? [min - LONE_POINT_MARGIN, max + LONE_POINT_MARGIN] : [min, max];
+  };
+}
+
 /**
  * A time chart in `container` with one y series per entry of `series`
- * ({label, format, scale?, dots?}); `scales` maps a second scale to its format.
+ * ({label, format, scale?, dots?}); `scales` maps a second scale to its format;
+ * `span` ({start, end} in epoch seconds) fixes the x axis to the range asked for.
  */
-export function timeChart(container, series, scales = {}) {
+export function timeChart(container, series, scales = {}, span = null) {
   const plotArea = container.querySelector('[data-field="plot"]');
   const message = container.querySelector('[data-field="message"]');
   const first = series[0].format || formats.seconds;
@@ -51,7 +69,17 @@ export function timeChart(container, series, scales = {}) {
     height: HEIGHT,
     series: [{}, ...series.map(seriesOptions)],
     axes,
-    scales: { x: { time: true } },
+    scales: { x: { time: true, range: xRange(span) } },
+    hooks: {
+      // The x scale's bounds, for tests and for anyone reading the page's markup.
+      setScale: [
+        (plot, key) => {
+          if (key !== "x") return;
+          container.dataset.xMin = String(plot.scales.x.min);
+          container.dataset.xMax = String(plot.scales.x.max);
+        },
+      ],
+    },
   };
   let data = [[], ...series.map(() => [])];
   const plot = new uPlot(options, data, plotArea);

@@ -63,7 +63,7 @@ function onInstance(instance) {
 }
 
 function onJob(job) {
-  const row = document.getElementById(`instance-${job.instance_id}`);
+  const row = document.getElementById(`instance-${job.instance}`);
   if (row) applyJob(row, job);
 }
 
@@ -88,7 +88,7 @@ function onSnapshot(snapshot) {
   for (const instance of snapshot.instances) {
     onInstance({ ...instance, gpu_indexes: instance.gpu_ids.map((id) => gpuIndex.get(id)) });
   }
-  const jobs = [...snapshot.jobs].sort((a, b) => a.job_id - b.job_id);
+  const jobs = [...snapshot.jobs].sort((a, b) => a.id - b.id);
   jobs.forEach(onJob);
   const shown = (selector) => document.querySelector(selector) !== null;
   if (!snapshot.hosts.every((host) => shown(`#host-${host.id}`))

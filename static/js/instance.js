@@ -3,6 +3,7 @@
 // /ws/instances/<id>/ (after its snapshot) and the history API.
 
 import { columns, formats, timeChart } from "./charts.js";
+import { bindJobOptions } from "./job_options.js";
 import {
   cloneTemplate,
   connect,
@@ -113,15 +114,17 @@ const logTail = document.getElementById("log-tail");
 const logLines = [];
 
 function onJob(job) {
-  if (job.instance_id !== config.instance_id) return;
+  if (job.instance !== config.instance_id) return;
   applyJob(row, job);
-  let jobRow = document.getElementById(`job-${job.job_id}`);
+  let jobRow = document.getElementById(`job-${job.id}`);
   if (!jobRow) {
     jobRow = cloneTemplate("job-row-template");
-    jobRow.id = `job-${job.job_id}`;
-    jobRow.dataset.job = String(job.job_id);
-    const created = new Date();
-    setText(jobRow, "created", timestamp(created)).dateTime = created.toISOString();
+    jobRow.id = `job-${job.id}`;
+    jobRow.dataset.job = String(job.id);
+    field(jobRow, "detail").href = `/jobs/${job.id}/`;
+    const created = new Date(job.created_at);
+    setText(jobRow, "created", timestamp(created)).dateTime = job.created_at;
+    setText(jobRow, "by", job.author);
     jobsBody.prepend(jobRow);
     document.getElementById("no-jobs")?.remove();
   }
@@ -164,7 +167,7 @@ function onLogLine(event) {
 
 function onSnapshot(snapshot) {
   for (const instance of snapshot.instances) applyInstance(row, instance);
-  [...snapshot.jobs].sort((a, b) => a.job_id - b.job_id).forEach(onJob);
+  [...snapshot.jobs].sort((a, b) => a.id - b.id).forEach(onJob);
 }
 
 const HANDLERS = {
@@ -187,6 +190,11 @@ function onCancelRefused(jobRow, detail) {
 
 bindActions(row, onJob);
 bindCancel(jobsBody, onJob, onCancelRefused);
+bindJobOptions(
+  document.getElementById("job-options-form"),
+  document.getElementById("job-options-answer"),
+  onJob,
+);
 seedMemory().then(() =>
   connect(config.socket, (event) => HANDLERS[event.type]?.(event), field(document, "live")),
 );

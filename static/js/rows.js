@@ -1,30 +1,26 @@
 // Instance rows (partials/instance_row.html): state badge, action buttons, job progress;
 // job rows' Cancel buttons (partials/job_row.html). Used by the dashboard and the instance page.
 
-import { cloneTemplate, field, postJSON, seconds, setText } from "./live.js";
+import { cloneTemplate, field, pageConfig, postJSON, seconds, setText } from "./live.js";
 
 const ACTIVE_JOB = new Set(["queued", "running"]);
-const KIND_LABEL = { switch: "activate" };
+// The states' words, as the server renders them (console/web/labels.py).
+const STATE_LABELS = pageConfig("state-labels");
 
-/** A job from the action API's 202 answer in the shape of a `job.update` event. */
-export function jobFromApi(data) {
-  return {
-    job_id: data.id,
-    instance_id: data.instance,
-    kind: data.kind,
-    state: data.state,
-    params: data.params || {},
-    engine_seconds: data.engine_seconds,
-    wall_seconds: data.wall_seconds,
-    freed_gib: data.freed_gib,
-    backed_up_gib: data.backed_up_gib,
-    first_request_seconds: data.first_request_seconds,
-    error: data.error || "",
-  };
+/** "sleeping · L1": an instance's state in words, with its sleep level. */
+export function stateLabel(state, sleepLevel) {
+  const label = STATE_LABELS[state] || state;
+  return sleepLevel ? `${label} · L${sleepLevel}` : label;
+}
+
+/** "GPU 0", "GPUs 0, 1" (a bare "0" under "GPUs" read as "no GPUs"). */
+export function gpusText(indexes) {
+  if (!indexes || !indexes.length) return "—";
+  return `${indexes.length === 1 ? "GPU" : "GPUs"} ${indexes.join(", ")}`;
 }
 
 function jobName(job) {
-  const name = KIND_LABEL[job.kind] || job.kind;
+  const name = job.kind;
   return job.params && job.params.level ? `${name} L${job.params.level}` : name;
 }
 
@@ -65,10 +61,12 @@ export function applyInstance(row, instance) {
   row.dataset.state = instance.state;
   const badge = field(row, "state");
   badge.className = `badge state-${instance.state}`;
-  badge.textContent = instance.sleep_level
-    ? `${instance.state} · L${instance.sleep_level}`
-    : instance.state;
+  badge.textContent = stateLabel(instance.state, instance.sleep_level);
   badge.title = instance.state_detail || "";
+  // Why it is in error, under the badge (rows.py error_detail).
+  const why = instance.state === "error" ? instance.state_detail || "" : "";
+  const detail = setText(row, "detail", why);
+  if (detail) detail.hidden = !why;
   const demo = field(row, "demo");
   if (demo) demo.hidden = !instance.is_demo;
   if (changed) {
@@ -85,7 +83,7 @@ const stage = (state) => (state ? (STAGE[state] ?? 2) : -1); // -1: nothing show
 
 /** True when `job` is older news than what `element` already shows of the same job. */
 export function isStale(element, job) {
-  const sameJob = element.dataset.job === String(job.job_id);
+  const sameJob = element.dataset.job === String(job.id);
   return sameJob && stage(element.dataset.state) > stage(job.state);
 }
 
@@ -94,7 +92,8 @@ export function applyJob(row, job) {
   if (isStale(field(row, "job"), job)) return;
   const status = setText(row, "job", jobText(job));
   status.dataset.state = job.state;
-  status.dataset.job = String(job.job_id);
+  status.dataset.job = String(job.id);
+  status.href = `/jobs/${job.id}/`;
   row.dataset.busy = ACTIVE_JOB.has(job.state) ? "1" : "0";
   syncButtons(row);
 }
@@ -103,6 +102,7 @@ export function applyJob(row, job) {
 export function applyRefusal(row, detail) {
   const status = setText(row, "job", detail);
   status.dataset.state = "refused";
+  status.removeAttribute("href");
   row.dataset.busy = "0";
   syncButtons(row);
 }
@@ -116,9 +116,18 @@ export function newRow(instance) {
   link.href = `/instances/${instance.id}/`;
   setText(row, "model", instance.served_model_name);
   setText(row, "host", instance.host || "—");
-  setText(row, "gpus", (instance.gpu_indexes || []).join(", ") || "—");
+  setText(row, "gpus", gpusText(instance.gpu_indexes));
   const actions = row.querySelector("[data-actions-for]");
-  if (actions) actions.dataset.actionsFor = String(instance.id);
+  if (actions) {
+    actions.dataset.actionsFor = String(instance.id);
+    // Registered by URL without a host: Launch and Stop could only be refused (rows.py).
+    if (!instance.host) {
+      for (const kind of ["launch", "stop"]) {
+        actions.querySelector(`[data-action="${kind}"]`)?.remove();
+      }
+      field(row, "adopted").hidden = false;
+    }
+  }
   return row;
 }
 
@@ -134,7 +143,7 @@ export function bindActions(container, onJob) {
     const url = `/api/instances/${id}/${button.dataset.action}/`;
     try {
       const { status, data } = await postJSON(url, JSON.parse(button.dataset.body));
-      if (status === 202) onJob(jobFromApi(data));
+      if (status === 202) onJob(data);
       else applyRefusal(row, data.detail || `HTTP ${status}`);
     } catch (error) {
       applyRefusal(row, `request failed: ${error.message}`);
@@ -162,7 +171,7 @@ export function bindCancel(container, onJob, onRefused) {
     button.disabled = true;
     try {
       const { status, data } = await postJSON(`/api/jobs/${jobRow.dataset.job}/cancel/`, {});
-      if (status === 200) onJob(jobFromApi(data));
+      if (status === 200) onJob(data);
       else onRefused(jobRow, data.detail || `HTTP ${status}`);
     } catch (error) {
       onRefused(jobRow, `request failed: ${error.message}`);

@@ -4,7 +4,7 @@
 import { columns, formats, timeChart } from "./charts.js";
 import { getJSON } from "./live.js";
 
-export function timingsChart(container) {
+export function timingsChart(container, span = null) {
   return timeChart(
     container,
     [
@@ -14,16 +14,17 @@ export function timingsChart(container) {
       { label: "wake efficiency", dots: true, scale: "pct", format: formats.pct },
     ],
     { pct: formats.pct },
+    span,
   );
 }
 
-export function latencyChart(container) {
-  return timeChart(container, [
-    { label: "TTFT p50" },
-    { label: "TTFT p95" },
-    { label: "e2e p50" },
-    { label: "e2e p95" },
-  ]);
+export function latencyChart(container, span = null) {
+  return timeChart(
+    container,
+    [{ label: "TTFT p50" }, { label: "TTFT p95" }, { label: "e2e p50" }, { label: "e2e p95" }],
+    {},
+    span,
+  );
 }
 
 // One point per finished job; efficiency is bytes moved / (seconds x link bandwidth).

@@ -4,7 +4,6 @@ package: ``from tests.console.conftest import ...`` or as fixtures under tests/c
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import count
 from typing import Any
 
 import pytest
@@ -12,11 +11,11 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from console.api.tokens import new_token
-from console.models import Gpu, Host, Instance, Job, JobKind
-from console.roles import Role, assign_role
+from console.models import Host, Instance, Job, JobKind
+from console.roles import Role
+from tests.support import factories
 
-PASSWORD = "correct-horse-battery-staple"
-_serial = count(1)
+PASSWORD = factories.PASSWORD
 
 UserFactory = Callable[..., User]
 ClientFactory = Callable[[User | None], APIClient]
@@ -26,38 +25,23 @@ def create_user(
     role: Role | None = Role.VIEWER, *, username: str = "", active: bool = True
 ) -> User:
     """A user with ``role`` (None: no role group) and the password ``PASSWORD``."""
-    user = User.objects.create_user(
-        username=username or f"user{next(_serial)}", password=PASSWORD, is_active=active
-    )
-    if role is not None:
-        assign_role(user, role)
-    return user
+    named = {"username": username} if username else {}
+    return factories.UserFactory.create(role=role, is_active=active, **named)
 
 
 def create_instance(**fields: Any) -> Instance:
     """An instance with a unique name, registered against a local URL."""
-    number = next(_serial)
-    defaults: dict[str, Any] = {
-        "name": f"model-{number}",
-        "served_model_name": f"org/model-{number}",
-        "base_url": f"http://127.0.0.1:{8000 + number}",
-    }
-    gpus = fields.pop("gpus", [])
-    instance = Instance.objects.create(**{**defaults, **fields})
-    instance.gpus.set(gpus)
-    return instance
+    return factories.InstanceFactory.create(**fields)
 
 
 def create_host(name: str = "", gpus: int = 1, **fields: Any) -> Host:
     """A host with ``gpus`` 80 GiB GPUs numbered from 0."""
-    host = Host.objects.create(name=name or f"gpu-host-{next(_serial)}", **fields)
-    for index in range(gpus):
-        Gpu.objects.create(host=host, index=index, name="NVIDIA H100", total_bytes=80 << 30)
-    return host
+    named = {"name": name} if name else {}
+    return factories.HostFactory.create(gpus=gpus, **named, **fields)
 
 
 def create_job(instance: Instance, kind: JobKind = JobKind.SLEEP, **fields: Any) -> Job:
-    return Job.objects.create(instance=instance, kind=kind, **fields)
+    return factories.JobFactory.create(instance=instance, kind=kind, **fields)
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,8 @@
 Add a row here for each new URL pattern or websocket route; ``test_role_matrix`` fails
 for a pattern without one (and for a row whose pattern is gone). Routes are keyed
 ``namespace:name`` (or the pattern text when unnamed); ``url`` may use ``{instance}``,
-``{job}``, ``{host}`` and ``{key}`` (an inference key).
+``{job}``, ``{host}``, ``{key}`` (an inference key), ``{user}`` (a viewer) and ``{rule}``
+(an alert rule).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ NEW_INSTANCE = {
     "base_url": "http://127.0.0.1:9100",
 }
 READ = api(200, 200, 200)
+ADMIN_PAGE = {**page(), P.VIEWER: 403, P.OPERATOR: 403}
 
 ROWS: tuple[Row, ...] = (
     Row("instance-list", "get", "/api/instances/", READ),
@@ -85,6 +87,11 @@ ROWS: tuple[Row, ...] = (
         Row(f"instance-{verb}", "post", f"/api/instances/{{instance}}/{verb}/", api(403, 409, 409))
         for verb in ("sleep", "wake", "switch", "launch", "stop")
     ),
+    # Schedules: viewers read, whoever may put it to sleep sets them (the matrix's empty
+    # JSON is a valid empty schedule).
+    Row("instance-schedule", "get", "/api/instances/{instance}/schedule/", READ),
+    Row("instance-schedule", "put", "/api/instances/{instance}/schedule/", api(403, 200, 200)),
+    Row("instance-schedule", "delete", "/api/instances/{instance}/schedule/", api(403, 204, 204)),
     Row("job-list", "get", "/api/jobs/", READ),
     Row("job-list", "post", "/api/jobs/", api(405, 405, 405), {"kind": "sleep"}),
     Row("job-detail", "get", "/api/jobs/{job}/", READ),
@@ -105,11 +112,55 @@ ROWS: tuple[Row, ...] = (
         {"name": "ci", "allowed_models": ["org/model"]},
     ),
     Row("inference-key-detail", "get", "/api/inference-keys/{key}/", api(403, 403, 200)),
+    Row(
+        "inference-key-detail",
+        "patch",
+        "/api/inference-keys/{key}/",
+        api(403, 403, 200),
+        {"requests_per_minute": 5},
+    ),
     Row("inference-key-detail", "delete", "/api/inference-keys/{key}/", api(403, 403, 204)),
+    Row("notification-rule-list", "get", "/api/notification-rules/", api(403, 403, 200)),
+    Row(
+        "notification-rule-list",
+        "post",
+        "/api/notification-rules/",
+        api(403, 403, 201),
+        {"name": "matrix-new", "url": "json://127.0.0.1:9/hook"},
+    ),
+    Row("notification-rule-detail", "get", "/api/notification-rules/{rule}/", api(403, 403, 200)),
+    Row(
+        "notification-rule-detail",
+        "patch",
+        "/api/notification-rules/{rule}/",
+        api(403, 403, 200),
+        {"enabled": False},
+    ),
+    Row(
+        "notification-rule-detail",
+        "put",
+        "/api/notification-rules/{rule}/",
+        api(403, 403, 200),
+        {"name": "matrix-renamed"},
+    ),
+    Row(
+        "notification-rule-detail", "delete", "/api/notification-rules/{rule}/", api(403, 403, 204)
+    ),
+    Row(
+        "notification-rule-test", "post", "/api/notification-rules/{rule}/test/", api(403, 403, 202)
+    ),
+    Row(
+        "notification-rule-deliveries",
+        "get",
+        "/api/notification-rules/{rule}/deliveries/",
+        api(403, 403, 200),
+    ),
     Row("history-memory", "get", "/api/history/memory/?subject=gpu&id=1", READ),
     Row("history-timings", "get", "/api/history/timings/?instance={instance}", READ),
     Row("history-latency", "get", "/api/history/latency/?instance={instance}", READ),
     Row("history-gateway", "get", "/api/history/gateway/", READ),
+    Row("usage", "get", "/api/usage/", api(403, 200, 200)),
+    Row("usage-csv", "get", "/api/usage.csv", api(403, 200, 200)),
     Row("metrics", "get", "/metrics", READ),
     Row("me", "get", "/api/me/", READ),
     Row("schema", "get", "/api/schema/", READ),
@@ -147,13 +198,61 @@ ROWS: tuple[Row, ...] = (
     # Issue 16: whoever may put an instance to sleep may set its idle ladder (the matrix's
     # JSON leaves the form empty: no idle sleep, not pinned, a valid change).
     Row("instance-idle", "post", "/instances/{instance}/idle/", {**page(302), P.VIEWER: 403}),
+    Row(
+        "instance-schedule-form",
+        "post",
+        "/instances/{instance}/schedule/",
+        {**page(302), P.VIEWER: 403},
+    ),
     Row("history", "get", "/history/", page()),
     Row("audit", "get", "/audit/", {**page(), P.VIEWER: 403, P.OPERATOR: 403}),
     Row("keys", "get", "/keys/", {**page(), P.VIEWER: 403, P.OPERATOR: 403}),
     # The matrix posts JSON and the form reads form fields: an admin gets the form back (400).
     Row("keys", "post", "/keys/", {**page(), P.VIEWER: 403, P.OPERATOR: 403, P.ADMIN: 400}),
+    # The matrix's JSON leaves every limit empty: a valid change (no limits), then the page.
+    Row("key-limits", "post", "/keys/{key}/limits/", {**page(302), P.VIEWER: 403, P.OPERATOR: 403}),
     Row("key-revoke", "post", "/keys/{key}/revoke/", {**page(302), P.VIEWER: 403, P.OPERATOR: 403}),
+    Row("job", "get", "/jobs/{job}/", page()),
+    Row("hosts", "get", "/hosts/", page()),
+    # Admin pages for users and REST tokens: the matrix's JSON leaves the forms empty, so an
+    # admin gets the page back with its field errors (400).
+    Row("users", "get", "/users/", ADMIN_PAGE),
+    Row("users", "post", "/users/", {**ADMIN_PAGE, P.ADMIN: 400}),
+    Row("user-role", "post", "/users/{user}/role/", {**ADMIN_PAGE, P.ADMIN: 400}),
+    Row("user-active", "post", "/users/{user}/active/", {**ADMIN_PAGE, P.ADMIN: 400}),
+    Row("user-password", "get", "/users/{user}/password/", ADMIN_PAGE),
+    Row("user-password", "post", "/users/{user}/password/", {**ADMIN_PAGE, P.ADMIN: 400}),
+    Row("tokens", "get", "/tokens/", ADMIN_PAGE),
+    Row("tokens", "post", "/tokens/", {**ADMIN_PAGE, P.ADMIN: 400}),
+    Row("token-revoke", "post", "/tokens/revoke/", {**ADMIN_PAGE, P.ADMIN: 400}),
+    # Alerts (admins): the matrix's JSON leaves the rule form empty, so an admin gets it back.
+    Row("alerts", "get", "/alerts/", {**page(), P.VIEWER: 403, P.OPERATOR: 403}),
+    Row("alerts", "post", "/alerts/", {**page(), P.VIEWER: 403, P.OPERATOR: 403, P.ADMIN: 400}),
+    Row("alert-rule", "get", "/alerts/{rule}/", {**page(), P.VIEWER: 403, P.OPERATOR: 403}),
+    Row(
+        "alert-rule",
+        "post",
+        "/alerts/{rule}/",
+        {**page(), P.VIEWER: 403, P.OPERATOR: 403, P.ADMIN: 400},
+    ),
+    Row(
+        "alert-rule-delete",
+        "post",
+        "/alerts/{rule}/delete/",
+        {**page(302), P.VIEWER: 403, P.OPERATOR: 403},
+    ),
+    Row(
+        "alert-rule-test",
+        "post",
+        "/alerts/{rule}/test/",
+        {**page(302), P.VIEWER: 403, P.OPERATOR: 403},
+    ),
     Row("login", "get", "/login/", {**page(302), **dict.fromkeys(SIGNED_OUT, 200)}),
+    # Single sign-on's routes answer 404 while it is not configured (as in these tests); the
+    # refusal page is for anyone (it shows only the caller's own session's reason).
+    Row("oidc_authentication_init", "get", "/sso/start/", dict.fromkeys(Principal, 404)),
+    Row("oidc_authentication_callback", "get", "/sso/callback/", dict.fromkeys(Principal, 404)),
+    Row("sso-refused", "get", "/sso/refused/", dict.fromkeys(Principal, 403)),
     Row("logout", "post", "/logout/", page(302)),
     Row("logout", "get", "/logout/", dict.fromkeys(Principal, 405)),
 )

@@ -1,4 +1,4 @@
-"""Issue 16: registering an engine by URL: its log path (admins set it, validated), the
+"""Registering an engine by URL: its log path (admins set it, validated), the
 probe sent when the row commits, and the instance page's evidence without an agent."""
 
 from __future__ import annotations

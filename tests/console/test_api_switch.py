@@ -1,5 +1,5 @@
 """``POST /api/instances/<id>/switch/``: the instances it may put to sleep are checked
-(issue 15 item 13: any list was stored with the job and shown to every viewer)."""
+(any list used to be stored with the job and shown to every viewer)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 15 item 10: what left no audit entry, and the target with two names."""
+"""What used to leave no audit entry, and the target with two names."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.utils import timezone
 from console.jobs.service import JobRefusedError
 from console.models import AuditEntry, Instance, InstanceState, JobKind, Outcome
 from console.models.gateway import InferenceKey
-from console.roles import Role
+from console.roles import ROLE_REFUSAL, Role
 from console.services.demo import register_demo_instances, request_demo_job
 from console.web.csrf import CSRF_ACTION
 from tests.console.conftest import ClientFactory, create_host, create_user
@@ -24,7 +24,11 @@ def signed_in(user: User) -> Client:
     return client
 
 
-@pytest.mark.parametrize("path", ["/keys/", "/keys/{key}/revoke/", "/logout/", "/login/"])
+@pytest.mark.parametrize(
+    "path",
+    ["/keys/", "/keys/{key}/limits/", "/keys/{key}/revoke/", "/logout/", "/login/", "/users/",
+     "/tokens/", "/tokens/revoke/"],
+)  # fmt: skip
 def test_a_csrf_failure_on_a_page_form_is_audited(path: str) -> None:
     admin = create_user(Role.ADMIN)
     key, _ = InferenceKey.issue("app", [])
@@ -37,6 +41,38 @@ def test_a_csrf_failure_on_a_page_form_is_audited(path: str) -> None:
     )  # fmt: skip
     assert entry.detail["path"] == url
     assert "CSRF" in entry.detail["reason"]
+
+
+@pytest.mark.parametrize(
+    ("path", "needs"),
+    [("/keys/", "tokens.manage"), ("/keys/{key}/revoke/", "tokens.manage"),
+     ("/users/", "users.manage"), ("/instances/new/", "instances.manage"),
+     ("/alerts/", "alerts.manage")],
+)  # fmt: skip
+def test_a_page_form_refused_for_the_role_is_audited(path: str, needs: str) -> None:
+    viewer = create_user(Role.VIEWER)
+    key, _ = InferenceKey.issue("app", [])
+    url = path.format(key=key.pk)
+    client = Client()
+    client.force_login(viewer)
+    response = client.post(url, {"name": "app", "password": "not-in-the-log"},
+                           REMOTE_ADDR="10.9.8.7")  # fmt: skip
+    assert response.status_code == 403
+    entry = AuditEntry.objects.get(action=ROLE_REFUSAL)
+    assert (entry.outcome, entry.username, entry.remote_addr) == (
+        Outcome.REFUSED, viewer.username, "10.9.8.7",
+    )  # fmt: skip
+    assert entry.detail == {"method": "POST", "path": url, "needs": needs}
+    key.refresh_from_db()
+    assert key.revoked_at is None
+    assert InferenceKey.objects.count() == 1
+
+
+def test_a_page_read_refused_for_the_role_is_not_audited() -> None:
+    client = Client()
+    client.force_login(create_user(Role.VIEWER))
+    assert client.get("/users/").status_code == 403
+    assert not AuditEntry.objects.filter(action=ROLE_REFUSAL).exists()
 
 
 def test_a_csrf_failure_changes_nothing() -> None:

@@ -99,7 +99,7 @@ def test_issue_token_prints_a_token_that_authenticates(viewer: User) -> None:
 
 
 def test_issue_token_stores_only_a_hash_of_the_token(viewer: User) -> None:
-    # issue 15 item 3: DRF's authtoken kept the key itself in the database.
+    # DRF's authtoken kept the key itself in the database: a copy of it signs in.
     key = run("issue_token", "vera").strip()
     stored = AuthToken.objects.values().get(user=viewer)
     assert stored["digest"] == hashlib.sha512(key.encode()).hexdigest()

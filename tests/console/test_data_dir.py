@@ -1,4 +1,4 @@
-"""Issue 15 item 3: the data dir and what the console writes there are its user's only
+"""The data dir and what the console writes there are its user's only
 (the attack pass found console.sqlite3 0644 in a 0755 dir)."""
 
 from __future__ import annotations

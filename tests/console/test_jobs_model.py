@@ -6,9 +6,18 @@ import threading
 from collections.abc import Callable
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import IntegrityError, connection
 
-from console.models import IllegalTransitionError, Instance, Job, JobState, transition_job
+from console.models import (
+    IllegalTransitionError,
+    Instance,
+    Job,
+    JobKind,
+    JobState,
+    transition_job,
+)
+from console.roles import Role
 from tests.console.conftest import create_job
 
 J = JobState
@@ -92,3 +101,22 @@ def test_two_workers_starting_two_jobs_of_one_instance_start_only_one() -> None:
         thread.join()
     assert sorted(results.values()) == [False, True]
     assert Job.objects.filter(instance=instance, state=J.RUNNING).count() == 1
+
+
+def test_a_job_is_authored_by_its_user(
+    make_instance: Callable[..., Instance], make_user: Callable[..., User]
+) -> None:
+    job = create_job(make_instance(), requested_by=make_user(Role.OPERATOR, username="olga"))
+    assert job.author == "olga"
+
+
+def test_a_gateway_wake_is_authored_by_its_inference_key(
+    make_instance: Callable[..., Instance],
+) -> None:
+    params = {"via": "gateway", "inference_key": "chat-app"}
+    job = create_job(make_instance(), kind=JobKind.SWITCH, params=params)
+    assert job.author == "inference key chat-app"
+
+
+def test_the_consoles_own_job_has_no_author(make_instance: Callable[..., Instance]) -> None:
+    assert create_job(make_instance()).author == ""

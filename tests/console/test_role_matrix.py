@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from console.api.tokens import new_token
 from console.models import JobState
 from console.models.gateway import InferenceKey
+from console.models.notifications import NotificationRule
 from console.roles import Role
 from tests.console.conftest import create_host, create_instance, create_job, create_user
 from tests.console.role_matrix import (
@@ -56,7 +57,11 @@ def test_role_matrix(row: Row, who: Principal) -> None:
     host = create_host()
     job = create_job(instance, state=JobState.SUCCEEDED)
     key, _ = InferenceKey.issue("matrix", [])
-    url = row.url.format(instance=instance.pk, job=job.pk, host=host.pk, key=key.pk)
+    user = create_user(Role.VIEWER)
+    rule = NotificationRule.objects.create(name="matrix", url="json://127.0.0.1:9/h")
+    url = row.url.format(
+        instance=instance.pk, job=job.pk, host=host.pk, key=key.pk, user=user.pk, rule=rule.pk
+    )
     client = client_for(who)
     response = getattr(client, row.method)(url, dict(row.body), format="json")
     assert response.status_code == row.expect[who], response.content[:300]

@@ -54,6 +54,7 @@ def test_assign_role_replaces_the_previous_role(make_user: UserFactory) -> None:
                 Action.LAUNCH,
                 Action.STOP,
                 Action.CANCEL,
+                Action.VIEW_USAGE,
             },
         ),
         (Role.ADMIN, set(Action)),

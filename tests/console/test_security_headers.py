@@ -1,4 +1,4 @@
-"""Issue 15 item 12: a Content-Security-Policy on every page, HSTS and the HTTPS redirect
+"""A Content-Security-Policy on every page, HSTS and the HTTPS redirect
 configurable (on by default in production, behind a TLS proxy), and answers that show a
 new key never cached."""
 
@@ -19,7 +19,8 @@ from tests.console.test_settings import manage
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/", "/history/", "/audit/", "/keys/", "/api/docs/", "/api/instances/"]
+PAGES = ["/", "/history/", "/audit/", "/keys/", "/hosts/", "/users/", "/tokens/", "/api/docs/",
+         "/api/instances/"]  # fmt: skip
 
 
 def directives(header: str) -> dict[str, list[str]]:

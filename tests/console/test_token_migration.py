@@ -1,4 +1,4 @@
-"""Migration 0006: the plain-text REST tokens of a database from before issue 15 item 3
+"""Migration 0006: the plain-text REST tokens of a database from before tokens were hashed
 become hashed tokens that keep working, and no plain key is left behind."""
 
 from __future__ import annotations

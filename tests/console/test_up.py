@@ -207,7 +207,7 @@ def test_demo_mode_runs_two_engines_that_cannot_both_be_awake(tmp_path: Path) ->
             time.sleep(0.5)
         assert states == {"demo-a": "sleeping", "demo-b": "awake"}
         assert all(row["is_demo"] for row in client.get("/api/instances/").json()["results"])
-        engines = [c for c in console.descendants() if "engines.emulator" in " ".join(c.cmdline())]
+        engines = [c for c in console.descendants() if "emulator" in " ".join(c.cmdline())]
         console.process.send_signal(signal.SIGINT)
         assert console.process.wait(timeout=60) == 0
         _, alive = psutil.wait_procs(engines, timeout=10)

@@ -62,8 +62,12 @@ def sim_env(sim_dir: SimGpuDir) -> dict[str, str]:
     return {"VLLM_CONSOLE_SIM_GPU_DIR": str(sim_dir.path), "CUDA_VISIBLE_DEVICES": "0"}
 
 
-# One client for every call: building one per call (its SSL context) costs ~20 ms.
-_HTTP = httpx.Client(timeout=30)
+# One client for every call: building one per call (its SSL context) costs ~20 ms. No
+# kept-alive connections: after an uncaught exception the emulator, like vLLM, closes the
+# connection without "Connection: close", and a call on it could fail with a reset (seen in
+# CI: the OOM wake's 500, then /is_sleeping). tests/engines/test_client_dropped_connection.py
+# tests that behaviour on purpose.
+_HTTP = httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
 
 
 def post(emu: EmulatorProcess, path: str, **kwargs: Any) -> httpx.Response:

@@ -47,7 +47,8 @@ V033 = features("0.33.0")
 WAKE = wake_call(V011, None)
 SLEEP = sleep_call(V011, 1, None)
 NOT_FOUND = httpx.Response(404, json={"detail": "Not Found"})
-# A real 0.11.0 server's answer to a request that reached a sleeping engine (facts 4).
+# A real 0.11.0 server's answer to a request that reached a sleeping engine
+# (docs/vllm-behaviour.md §4).
 ENGINE_DEAD_0_11 = {
     "error": {
         "message": "EngineCore encountered an issue. See stack trace (above) for the root cause.",

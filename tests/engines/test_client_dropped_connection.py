@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from engines.client import AsyncEngineClient, EngineClient
+from engines.client import EngineClient
 from engines.errors import EngineError, EngineUnreachable
 from engines.versions import VllmVersion
 from tests.engines.conftest import FAST
@@ -118,23 +118,6 @@ def test_a_sleep_on_a_dropped_connection_is_never_sent_twice() -> None:
         with pytest.raises(EngineUnreachable):
             client.sleep(1)
     assert server.requests["/sleep"] == 1
-
-
-async def test_the_async_client_retries_an_idempotent_call_on_a_fresh_connection() -> None:
-    with dropping_server() as server:
-        async with AsyncEngineClient(server.url, version=V025) as client:
-            assert await client.is_sleeping() is False
-            assert await client.is_sleeping() is False
-    assert (server.dropped, server.connections) == (1, 2)
-
-
-async def test_the_async_client_never_sends_a_wake_twice() -> None:
-    with dropping_server() as server:
-        async with AsyncEngineClient(server.url, version=V025) as client:
-            await client.is_sleeping()
-            with pytest.raises(EngineUnreachable):
-                await client.wake()
-    assert server.requests["/wake_up"] == 1
 
 
 def test_the_call_after_a_500_succeeds_against_the_emulator(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""A generation request that reaches a sleeping engine: crash, hang or queue (facts 4)."""
+"""A generation request that reaches a sleeping engine: crash, hang or queue
+(docs/vllm-behaviour.md §4)."""
 
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import pytest
 
-from engines.emulator.config import parse_config
-from engines.emulator.physics import GIB, MemoryPlan, Physics, plan_memory
+from emulator.config import parse_config
+from emulator.physics import GIB, MemoryPlan, Physics, plan_memory
 from tests.engines.real_vllm import EMULATOR_ARGS, FIXTURES, load, real_steps
 
 TOLERANCE = 0.30

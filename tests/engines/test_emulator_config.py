@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engines.emulator.config import DevModeValueError, parse_config
+from emulator.config import DevModeValueError, parse_config
 from engines.versions import VllmVersion
 
 

@@ -64,7 +64,7 @@ def test_malformed_flag_value_is_an_argparse_error() -> None:
     command = [
         sys.executable,
         "-m",
-        "engines.emulator",
+        "emulator",
         "serve",
         "m",
         "--gpu-memory-utilization",
@@ -87,7 +87,7 @@ def test_pause_endpoints_gating_per_version(
 
 
 def test_flag_vllm_does_not_know_is_an_argparse_error() -> None:
-    command = [sys.executable, "-m", "engines.emulator", "serve", "m", "--no-such-flag"]
+    command = [sys.executable, "-m", "emulator", "serve", "m", "--no-such-flag"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 2
     assert "unrecognized arguments: --no-such-flag" in done.stderr

@@ -1,4 +1,4 @@
-"""The OpenAI routes and ``/metrics`` of the emulator (facts 2.10 and 7)."""
+"""The OpenAI routes and ``/metrics`` of the emulator (docs/vllm-behaviour.md §2.10 and §7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sleep and wake with vLLM's semantics, per version (facts sections 2.3-2.6 and 3)."""
+"""Sleep and wake with vLLM's semantics, per version (docs/vllm-behaviour.md §2.3-2.6 and §3)."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_non_integer_level_is_a_bare_500_before_0_32(shared_emulator: SharedEmul
     emu = shared_emulator()
     answer = post(emu, "/sleep?level=abc")
     assert (answer.status_code, answer.text) == (500, "Internal Server Error")
-    assert "Exception in ASGI application" in emu.log_text()
+    assert "Exception in ASGI application" in emu.wait_for_log("Exception in ASGI application")
 
 
 def test_weights_only_wake_leaves_the_engine_sleeping(emulator_factory: EmulatorFactory) -> None:

@@ -1,4 +1,4 @@
-"""vLLM's own sleep-mode tests (facts section 8), replayed against the emulator.
+"""vLLM's own sleep-mode tests (docs/vllm-behaviour.md §8), replayed against the emulator.
 
 ``tests/entrypoints/openai/test_sleep.py`` over HTTP; ``tests/basic_correctness/test_cumem.py``
 with the simulated GPU's memory standing in for ``torch.cuda.mem_get_info``.

@@ -22,7 +22,7 @@ OVERHEAD_GIB = 0.25  # the emulator's default --overhead-gib
 
 def emulator_spec(name: str = "opt", *extra: str, **overrides: object) -> LaunchSpec:
     fields: dict[str, object] = {
-        "executable": (sys.executable, "-m", "engines.emulator"),
+        "executable": (sys.executable, "-m", "emulator"),
         "model": "facebook/opt-125m",
         "port": free_port(),
         "name": name,
@@ -110,6 +110,19 @@ def test_emulator_on_a_simulated_gpu_shows_in_the_probe(launcher: Launcher, sim:
     expected = int((1 + 1 + OVERHEAD_GIB) * GIB)
     assert idle.processes == ()
     assert busy.processes == (GpuProcess(engine.pid, expected),)
+
+
+def test_a_launcher_for_simulated_gpus_tells_every_emulator_where_to_publish(
+    tmp_path: Path, sim: SimGpuDir
+) -> None:
+    probe = SimGpuProbe(sim.path)
+    launcher = Launcher(tmp_path / "sim-run", poll_interval=0.05, env=probe.launch_env())
+    engine = launcher.start(emulator_spec(gpu_ids=(1,)))
+    try:
+        launcher.wait_ready(engine, timeout=30)
+        assert [process.pid for process in probe.read()[1].processes] == [engine.pid]
+    finally:
+        launcher.stop(engine, grace=5)
 
 
 def test_emulator_that_does_not_fit_dies_with_the_out_of_memory_line(

@@ -9,7 +9,7 @@ import pytest
 from engines.launcher import LaunchSpec, build_command, build_env, redact_command
 from engines.launcher.serve_flags import read_flag
 
-EMULATOR = (sys.executable, "-m", "engines.emulator")
+EMULATOR = (sys.executable, "-m", "emulator")
 
 
 def make_spec(**overrides: object) -> LaunchSpec:

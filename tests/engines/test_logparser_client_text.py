@@ -1,4 +1,4 @@
-"""Issue 15 item 7: what a client writes into a log line is never an engine event.
+"""What a client writes into a log line is never an engine event.
 
 uvicorn's access line carries the request line as the client sent it, and vLLM's request
 logger the prompt; a path such as ``/v1/completions?EngineDeadError:injected`` used to make

@@ -37,7 +37,7 @@ def test_corpus_has_a_file_for_every_record_format() -> None:
         "v0.12.0-tp2-level2.log",
         "v0.16.0-colour-wake-oom.log",
         "v0.33.0-record-prefix.log",
-        "v0.25.0-h200-real.log",  # a real 0.25.0 (no "memory" in Model loading; issue 15 #7)
+        "v0.25.0-h200-real.log",  # a real 0.25.0 (no "memory" in Model loading)
     } <= names
 
 

@@ -1,4 +1,5 @@
-"""One log line in, one event (or none) out: every record format and message in the facts."""
+"""One log line in, one event (or none) out: every record format and message in
+docs/vllm-behaviour.md §5."""
 
 from __future__ import annotations
 
@@ -126,7 +127,8 @@ def test_record_formats_give_figures_process_and_time(
     assert parsed(line) == expected
 
 
-# Each message in its version's spelling (facts 5.3 to 5.5), under a plain 0.8 record.
+# Each message in its version's spelling (docs/vllm-behaviour.md §5.3-5.5), under a plain 0.8
+# record.
 MESSAGES = [
     pytest.param(
         "It took 9.127604 seconds to fall asleep.",

@@ -108,7 +108,7 @@ vllm:sleep_mode_operation_duration_seconds_count{operation="sleep"} 1.0
 vllm:sleep_mode_operation_duration_seconds_sum{operation="sleep"} 0.4
 """
 
-# 0.17.0 after sleep?level=0: awake=0 and neither level flag (facts 7).
+# 0.17.0 after sleep?level=0: awake=0 and neither level flag (docs/vllm-behaviour.md §7).
 V0_17_LEVEL_0_STATE = """\
 vllm:num_requests_running{engine="0",model_name="m"} 0.0
 vllm:num_requests_waiting{engine="0",model_name="m"} 0.0

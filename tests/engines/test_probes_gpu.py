@@ -12,7 +12,7 @@ import pynvml
 import pytest
 
 from engines.probes import GpuProcess, NvmlProbe, SimGpuProbe, gpu_probe
-from engines.simgpu import GIB, SimGpu, SimGpuDir
+from engines.simgpu import GIB, SIM_GPU_DIR_ENV, SimGpu, SimGpuDir
 
 
 def nvml_unavailable_reason() -> str | None:
@@ -74,6 +74,16 @@ def test_sim_probe_of_a_dir_not_created_yet_reads_nothing(tmp_path: Path) -> Non
 def test_gpu_probe_picks_sim_with_a_dir_and_nvml_without(tmp_path: Path) -> None:
     assert isinstance(gpu_probe(tmp_path), SimGpuProbe)
     assert isinstance(gpu_probe(None), NvmlProbe)
+
+
+def test_engines_launched_beside_nvml_are_told_nothing() -> None:
+    assert NvmlProbe().launch_env() == {}
+
+
+def test_engines_launched_beside_simulated_gpus_are_told_where_to_publish(
+    tmp_path: Path,
+) -> None:
+    assert SimGpuProbe(tmp_path).launch_env() == {SIM_GPU_DIR_ENV: str(tmp_path)}
 
 
 def test_unavailable_nvml_warns_once_and_reads_nothing(caplog: pytest.LogCaptureFixture) -> None:

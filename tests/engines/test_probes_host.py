@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from engines.probes import process_tree_rss, read_host
+from engines.probes import NvmlProbe, SimGpuProbe, process_tree_rss, read_host
 from engines.simgpu import GIB, SimGpu, SimGpuDir
 
 MIB = 1 << 20
@@ -75,11 +75,20 @@ def test_tree_rss_adds_simulated_pinned_bytes_of_the_tree(
     sim.create([SimGpu(0, "GPU-sim-0", "Simulated GPU", 80 * GIB)])
     sim.publish(child, {0: GIB}, host_pinned_bytes=3 * GIB)
     sim.publish(psutil.Process().pid, {0: GIB}, host_pinned_bytes=5 * GIB)  # not in the tree
-    with_pinned = process_tree_rss(parent, sim_dir=tmp_path / "sim")
+    with_pinned = process_tree_rss(parent, SimGpuProbe(sim.path))
     without = process_tree_rss(parent)
     assert abs(with_pinned - without - 3 * GIB) < 8 * MIB
 
 
 def test_tree_rss_ignores_a_missing_sim_dir(tree: tuple[int, int], tmp_path: Path) -> None:
     parent, _ = tree
-    assert process_tree_rss(parent, sim_dir=tmp_path / "absent") >= ALLOCATION
+    assert process_tree_rss(parent, SimGpuProbe(tmp_path / "absent")) >= ALLOCATION
+
+
+def test_on_nvml_the_tree_rss_is_the_rss_alone(tree: tuple[int, int], tmp_path: Path) -> None:
+    parent, child = tree
+    sim = SimGpuDir(tmp_path / "sim")
+    sim.create([SimGpu(0, "GPU-sim-0", "Simulated GPU", 80 * GIB)])
+    sim.publish(child, {0: GIB}, host_pinned_bytes=3 * GIB)  # no NVML agent reads this
+    assert NvmlProbe().pinned_host_bytes({parent, child}) == 0
+    assert process_tree_rss(parent, NvmlProbe()) < process_tree_rss(parent) + 8 * MIB

@@ -1,4 +1,4 @@
-"""The engine gets only the headers it needs, never the client's others (issue 15, item 8c).
+"""The engine gets only the headers it needs, never the client's others.
 
 Before, every client header but the hop-by-hop ones reached the engine unchanged: a
 browser's ``Cookie: sessionid=...``, an ``X-Api-Key`` meant for something else, a forged

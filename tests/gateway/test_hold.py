@@ -1,6 +1,6 @@
 """Holding: a closed gate or a sleeping instance holds requests; the cap; timeouts; drops.
 
-No worker runs here: the activate job the gateway asks for stays queued, which is what
+No worker runs here: the switch job the gateway asks for stays queued, which is what
 lets these tests look at requests while they are held.
 """
 
@@ -49,8 +49,16 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
         time.sleep(0.05)
 
 
-def asleep(emulator: EmulatorProcess, name: str) -> Instance:
-    return register(emulator, name, state=InstanceState.SLEEPING, sleep_level=1)
+# Served names of the tests that count figures (see ``asleep``).
+CAPPED, DROPPED = "test/alpha-capped", "test/alpha-dropped"
+
+
+def asleep(emulator: EmulatorProcess, name: str, model: str | None = None) -> Instance:
+    """``model``: a served name of the test's own, for a test that counts the gateway's
+    figures: an earlier test's counts for the same model can still be flushed by the
+    session's gateway after this test cleaned Redis."""
+    return register(emulator, name, state=InstanceState.SLEEPING, sleep_level=1,
+                    served_model_name=model or f"test/{name}")  # fmt: skip
 
 
 @pytest.fixture
@@ -58,7 +66,7 @@ def short_hold(gateway_factory: GatewayFactory) -> str:
     return gateway_factory(HOLD_SECONDS="3", MAX_HELD="2")
 
 
-def test_request_for_a_sleeping_model_asks_for_one_activate_job(
+def test_request_for_a_sleeping_model_asks_for_one_switch_job(
     short_hold: str, inference_key: str, alpha: EmulatorProcess
 ) -> None:
     instance = asleep(alpha, "alpha")
@@ -86,36 +94,36 @@ def test_a_hold_that_outlasts_the_timeout_is_503_with_retry_after(
 def test_held_requests_over_the_cap_get_503_with_retry_after(
     short_hold: str, inference_key: str, alpha: EmulatorProcess, clean_gateway_keys: Redis
 ) -> None:
-    asleep(alpha, "alpha")
-    held = [in_background(lambda: post_completion(short_hold, inference_key, "test/alpha"))
+    asleep(alpha, "alpha", CAPPED)
+    held = [in_background(lambda: post_completion(short_hold, inference_key, CAPPED))
             for _ in range(2)]  # fmt: skip
-    wait_until(lambda: clean_gateway_keys.zcard(redis_keys.held(PREFIX, "test/alpha")) == 2)
-    response = post_completion(short_hold, inference_key, "test/alpha")
+    wait_until(lambda: clean_gateway_keys.zcard(redis_keys.held(PREFIX, CAPPED)) == 2)
+    response = post_completion(short_hold, inference_key, CAPPED)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "too_many_held"
     assert "retry-after" in response.headers
     for thread, _ in held:
         thread.join(timeout=15)
-    assert settled_figures("test/alpha", "rejected", 3)["rejected"] == 3
+    assert settled_figures(CAPPED, "rejected", 3)["rejected"] == 3
 
 
 def test_a_client_that_disconnects_while_held_is_dropped(
     short_hold: str, inference_key: str, alpha: EmulatorProcess, clean_gateway_keys: Redis
 ) -> None:
-    asleep(alpha, "alpha")
+    asleep(alpha, "alpha", DROPPED)
     parts = urlsplit(short_hold)
-    body = httpx.Request("POST", "http://x", json=completion_body("test/alpha")).read()
+    body = httpx.Request("POST", "http://x", json=completion_body(DROPPED)).read()
     head = (f"POST /v1/completions HTTP/1.1\r\nHost: {parts.netloc}\r\n"
             f"Authorization: Bearer {inference_key}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
-    held_key = redis_keys.held(PREFIX, "test/alpha")
+    held_key = redis_keys.held(PREFIX, DROPPED)
     with socket.create_connection((parts.hostname, parts.port or 80)) as sock:
         sock.sendall(head + body)
         wait_until(lambda: clean_gateway_keys.zcard(held_key) == 1)
     # Within the 3 s hold, or it left by timing out; the figure says which (a timeout is
     # counted as rejected, not dropped).
     wait_until(lambda: clean_gateway_keys.zcard(held_key) == 0, timeout=5)
-    figures = settled_figures("test/alpha", "dropped", 1)
+    figures = settled_figures(DROPPED, "dropped", 1)
     assert (figures["dropped"], figures["rejected"]) == (1, 0)
 
 

@@ -1,4 +1,4 @@
-"""Deeply nested JSON on ``/v1`` is an OpenAI-shaped 400, not a 500 (issue 15, item 6).
+"""Deeply nested JSON on ``/v1`` is an OpenAI-shaped 400, not a 500.
 
 ``json.loads`` of 100,000 ``[`` raised RecursionError, which the gateway answered with a
 plain-text 500; a body nested past the gateway's bound is refused before any engine sees it.

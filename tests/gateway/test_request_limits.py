@@ -1,4 +1,4 @@
-"""Request heads and bodies are bounded, before authentication (issue 15, item 5).
+"""Request heads and bodies are bounded, before authentication.
 
 The web process ``manage.py up`` starts (its exact uvicorn options) refuses a 64 MB header
 at once without growing; the gateway refuses heads bigger or longer than any client needs

@@ -11,7 +11,7 @@ from redis import Redis
 
 from console.models import AuditEntry, Instance, InstanceState, Job, JobKind, JobState, Outcome
 from console.models.gateway import InferenceKey
-from engines.emulator.textgen import natural_length
+from emulator.textgen import natural_length
 from tests.gateway.conftest import bearer, completion_body, post_completion, settled_figures
 from tests.jobs.conftest import InstanceFactory, run_job
 
@@ -36,7 +36,8 @@ def launched(make_instance: InstanceFactory, name: str, *extra_args: str) -> Ins
 def test_a_request_for_a_sleeping_engine_wakes_it_and_is_served(
     gateway: str, inference_key: str, make_instance: InstanceFactory, clean_gateway_keys: Redis
 ) -> None:
-    instance = launched(make_instance, "alpha")
+    # Its own served name: the figures below must not take in another test's late flush.
+    instance = launched(make_instance, "woken")
     assert run_job(instance, JobKind.SLEEP, level=1).state == JobState.SUCCEEDED
     response = post_completion(gateway, inference_key, instance.served_model_name, timeout=60)
     assert response.status_code == 200, response.text
@@ -92,6 +93,8 @@ def test_a_switch_started_by_a_held_request_is_audited_as_its_keys(
     job = Job.objects.get(instance=instance, kind=JobKind.SWITCH)
     entry = AuditEntry.objects.get(action="job.switch", target_id=str(instance.pk))
     assert entry.username == "inference key audited-app"
+    assert job.author == "inference key audited-app"
+    assert job.params["via"] == "gateway"
     assert entry.outcome == Outcome.OK
     assert entry.detail["job"] == job.pk
     assert entry.detail["via"] == "gateway"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from console.models import Gpu, Host, Instance, MemorySample, Resolution, Subject
+from console.models import Gpu, Host, Instance, MemorySample, Resolution
 from tests.console.conftest import (  # noqa: F401  (fixtures shared with tests/console)
     admin,
     create_host,
@@ -20,6 +20,7 @@ from tests.console.conftest import (  # noqa: F401  (fixtures shared with tests/
     token_client,
     viewer,
 )
+from tests.support.factories import MemorySampleFactory
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 SampleFactory = Callable[..., MemorySample]
@@ -41,15 +42,21 @@ def instance(host: Host, gpu: Gpu) -> Instance:
 
 
 @pytest.fixture
+def other(host: Host, gpu: Gpu) -> Instance:
+    """A second instance on the same GPU: switches between the two move both."""
+    return create_instance(name="qwen", host=host, gpus=[gpu])
+
+
+@pytest.fixture
 def gpu_sample(gpu: Gpu) -> SampleFactory:
     """``gpu_sample(seconds_before_now, used, resolution=..., **fields)``."""
 
     def make(
         ago: float, used: int, resolution: str = Resolution.RAW, **fields: Any
     ) -> MemorySample:
-        return MemorySample.objects.create(
-            at=NOW - timedelta(seconds=ago), resolution=resolution, subject=Subject.GPU,
-            host=gpu.host, gpu=gpu, used_bytes=used, total_bytes=100, **fields,
+        return MemorySampleFactory.create(
+            at=NOW - timedelta(seconds=ago), resolution=resolution, gpu=gpu, used_bytes=used,
+            total_bytes=100, **fields,
         )  # fmt: skip
 
     return make

@@ -98,7 +98,7 @@ def test_timings_as_csv_name_their_columns(client: APIClient, instance: Instance
     Job.objects.create(instance=instance, kind=JobKind.WAKE, state=JobState.SUCCEEDED,
                        finished_at=timezone.now(), engine_seconds=0.5)  # fmt: skip
     text = client.get(f"/api/history/timings/?instance={instance.pk}&format=csv").content
-    assert text.decode().splitlines()[0].startswith("job_id,kind,level,at,engine_seconds")
+    assert text.decode().splitlines()[0].startswith("job_id,kind,via,level,at,engine_seconds")
 
 
 def test_latency_without_figures_says_why(client: APIClient, instance: Instance) -> None:
@@ -122,7 +122,7 @@ def test_an_unescaped_plus_of_an_offset_is_understood(
 
 
 def test_an_id_beyond_64_bits_is_a_json_400(client: APIClient) -> None:
-    # issue 15 item 11: was an OverflowError (500) from the database driver.
+    # Was an OverflowError (500) from the database driver.
     response = client.get("/api/history/memory/?subject=gpu&id=99999999999999999999")
     assert response.status_code == 400
     assert "id" in response.json()
@@ -135,7 +135,7 @@ def test_an_instance_id_beyond_64_bits_is_a_json_400(client: APIClient) -> None:
 
 
 def test_an_offset_beyond_a_day_is_a_json_400(client: APIClient) -> None:
-    # issue 15 item 11: "+99:00" parses as a date but no timezone has it (a ValueError, 500).
+    # "+99:00" parses as a date but no timezone has it (was a ValueError, 500).
     query = "subject=gpu&id=1&start=2026-01-01T00:00:00%2B99:00"
     response = client.get(f"/api/history/memory/?{query}")
     assert response.status_code == 400

@@ -53,7 +53,7 @@ def create_engine_instance(
         served_model_name=f"test/{name}",
         base_url=f"http://127.0.0.1:{free_port()}",
         host=host,
-        launch_executable="python -m engines.emulator",
+        launch_executable="python -m emulator",
         launch_model=f"test/{name}",
         launch_args=args,
         expected_weights_gib=weights_gib,

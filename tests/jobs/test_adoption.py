@@ -1,4 +1,4 @@
-"""Issue 16: an engine started by hand and registered by URL is adopted: probed at once and
+"""An engine started by hand and registered by URL is adopted: probed at once and
 by the reconcile loop, operated like a launched one, its log and GPU memory followed.
 
 A real control worker, Celery beat (reconcile every second), the agent of ``gpu-test`` and

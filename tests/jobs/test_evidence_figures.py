@@ -7,33 +7,30 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from console.jobs.evidence import Quiet, gpu_used_bytes, job_figures, wake_figures, woke_kv_cache
-from console.models import EngineEvent, Gpu, Host, Instance, MemorySample, Subject
-
-
-def event(kind: str, **data: object) -> EngineEvent:
-    return EngineEvent(kind=kind, data={"event": kind, **data})
+from console.jobs.evidence import Quiet, gpu_used_bytes, job_figures, parsed, wake_columns
+from console.models import EngineEvent, Gpu, Host, Instance, Job, JobKind, MemorySample, Subject
+from engines.logparser import EventKind, WakeFigures
 
 
 def test_a_level_two_wake_counts_the_reload_its_line_reports() -> None:
-    events = [
-        event("wake", seconds=0.05, tags=["weights"], pid=7),
-        event("reload", seconds=2.09, pid=7),
-        event("wake", seconds=0.3, tags=["kv_cache"], pid=7),
-    ]
+    figures = WakeFigures(seconds=0.35, reload_seconds=2.09)
     step = {"calls": {"reload_weights": 2.31}}
-    assert wake_figures(events, step) == {"engine_seconds": 2.44, "reload_seconds": 2.09}
+    assert wake_columns(figures, step) == {"engine_seconds": 2.44, "reload_seconds": 2.09}
 
 
 def test_without_a_reload_line_the_reload_calls_seconds_stand_in() -> None:
-    events = [event("wake", seconds=0.05, tags=["weights"]), event("wake", seconds=0.3)]
-    assert wake_figures(events, {"calls": {"reload_weights": 2.0}})["engine_seconds"] == 2.35
+    figures = WakeFigures(seconds=0.35, reload_seconds=None)
+    assert wake_columns(figures, {"calls": {"reload_weights": 2.0}})["engine_seconds"] == 2.35
 
 
-def test_a_level_two_wake_is_complete_with_its_kv_cache_line() -> None:
-    weights = event("wake", seconds=0.05, tags=["weights"])
-    assert not woke_kv_cache([weights])
-    assert woke_kv_cache([weights, event("wake", seconds=0.3, tags=["kv_cache"])])
+def test_stored_rows_are_read_as_the_parsers_events() -> None:
+    rows = [
+        EngineEvent(kind="wake", data={"event": "wake", "seconds": 0.05, "tags": ["weights"]}),
+        EngineEvent(kind="engine_died", data={}),
+    ]
+    assert [(e.event, e.seconds, e.tags) for e in parsed(rows)] == [
+        (EventKind.WAKE, 0.05, ("weights",))
+    ]
 
 
 def test_still_in_use_is_the_devices_after_the_last_sleep_not_a_sum() -> None:
@@ -80,3 +77,17 @@ def test_a_sample_taken_after_the_next_move_began_is_not_the_after(on_gpu: Insta
     quiet = Quiet(start=None, end=now + timedelta(seconds=0.1))  # the next step began
     assert gpu_used_bytes(on_gpu, after=now, quiet=quiet, deadline=0) is None
     assert gpu_used_bytes(on_gpu, after=now, deadline=0) == 4 << 30
+
+
+def test_a_job_that_starts_after_the_evidence_is_gathered_still_ends_the_after_window(
+    on_gpu: Instance,
+) -> None:
+    # The wake's evidence is gathered before the next switch exists; its first sample after
+    # the call was read once that switch had put the engine back to sleep.
+    ended = timezone.now()
+    quiet = Quiet(start=None, end=None, others=Job.objects.all(), ended=ended)
+    sample_at(on_gpu, ended + timedelta(seconds=0.9), 4 << 30)
+    assert gpu_used_bytes(on_gpu, after=ended, quiet=quiet, deadline=0) == 4 << 30
+    later = ended + timedelta(seconds=0.5)
+    Job.objects.create(instance=on_gpu, kind=JobKind.SWITCH, started_at=later)
+    assert gpu_used_bytes(on_gpu, after=ended, quiet=quiet, deadline=0) is None

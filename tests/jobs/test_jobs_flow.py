@@ -6,6 +6,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import psutil
@@ -16,6 +17,7 @@ from console.jobs.evidence import gpu_used_bytes
 from console.jobs.reconcile import reconcile_all
 from console.jobs.service import JobConflictError, JobRequest, request_job
 from console.models import EngineEvent, Instance, InstanceState, JobKind, JobState
+from engines.versions import VllmVersion
 from tests.jobs.conftest import InstanceFactory, run_job, wait_finished, with_evidence
 
 pytestmark = pytest.mark.slow
@@ -168,11 +170,18 @@ def test_a_wake_that_does_not_fit_is_refused_naming_the_numbers(
     second = make_instance("epsilon", weights_gib=8, kv_gib=6)
     assert run_job(first, JobKind.LAUNCH).state == JobState.SUCCEEDED
     assert run_job(first, JobKind.SLEEP, level=1).state == JobState.SUCCEEDED
-    assert run_job(second, JobKind.LAUNCH).state == JobState.SUCCEEDED
-    # At once, with no sample of the launched engine yet: the ledger counts it by its row.
+    launch = run_job(second, JobKind.LAUNCH)
+    assert launch.state == JobState.SUCCEEDED
+    # Let the agent sample both engines: the figures below then hold whenever the wake
+    # comes (before any sample the ledger counts the launched engine by its row alone,
+    # 0.2 GiB less; test_ledger covers that case).
+    wait_until(
+        lambda: (gpu_used_bytes(second, after=launch.finished_at) or 0) >= 14 * GIB,
+        "a sample of the launched engine",
+    )
     wake = run_job(first, JobKind.WAKE)
     assert wake.state == JobState.FAILED
-    # 14 GiB of weights and KV cache, and the 0.2 GiB the sleeping emulator keeps.
+    # Each needs 14 GiB of weights and KV cache and keeps 0.2 GiB beyond (asleep or awake).
     assert "delta needs 14.2 GiB on GPU 0 but only 9.8 GiB is free" in wake.error
     first.refresh_from_db()
     assert first.state == InstanceState.SLEEPING
@@ -252,10 +261,17 @@ def test_a_launch_that_dies_at_start_reports_the_engines_last_lines(
     )
     launch = run_job(instance, JobKind.LAUNCH)
     assert launch.state == JobState.FAILED
-    assert launch.log_excerpt
+    assert "Free memory on device" in launch.log_excerpt
+    # The why is in the job's error and the instance's detail, not only in the log.
+    assert launch.error.startswith("engine exited during startup (exit code 1): ")
+    assert "Free memory on device" in launch.error
     instance.refresh_from_db()
     assert instance.state == InstanceState.ERROR
-    assert instance.state_detail
+    assert instance.state_detail == launch.error
+    event = EngineEvent.objects.get(instance=instance, kind="launch_failed")
+    reason, *last_lines = event.message.splitlines()
+    assert reason == launch.error
+    assert any("Free memory on device" in line for line in last_lines)
 
 
 def test_a_switch_that_fits_wakes_first_and_sleeps_the_other_after(
@@ -272,3 +288,17 @@ def test_a_switch_that_fits_wakes_first_and_sleeps_the_other_after(
     assert steps == [("wake", "kappa"), ("sleep", "lambda")]
     outgoing.refresh_from_db()
     assert (outgoing.state, outgoing.sleep_level) == (InstanceState.SLEEPING, 2)
+
+
+def test_a_job_keeps_the_version_its_calls_learned(make_instance: InstanceFactory) -> None:
+    instance = make_instance("versioned")
+    assert run_job(instance, JobKind.LAUNCH).state == JobState.SUCCEEDED
+    Instance.objects.filter(pk=instance.pk).update(vllm_version="")  # as before any reconcile
+    assert run_job(instance, JobKind.SLEEP, level=1).state == JobState.SUCCEEDED
+    instance.refresh_from_db()
+    assert instance.vllm_version == str(VllmVersion.parse(instance.vllm_version))
+    log = Path(instance.log_path)
+    asked = log.read_text().count("GET /version")
+    assert asked >= 1, "the sleep asked for the version"
+    assert run_job(instance, JobKind.WAKE).state == JobState.SUCCEEDED
+    assert log.read_text().count("GET /version") == asked, "the wake knew it"

@@ -5,19 +5,22 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
 
-from console.jobs import ledger
+from console.jobs import ledger, switch
 from console.jobs.evidence import gpu_used_bytes
-from console.jobs.service import JobRequest, request_job
+from console.jobs.outcome import JobOutcome
+from console.jobs.service import JobRefusedError, JobRequest, request_job
 from console.models import (
     EngineEvent,
     Gpu,
     Host,
     Instance,
     InstanceState,
+    Job,
     JobKind,
     JobState,
     MemorySample,
@@ -56,7 +59,7 @@ def sample(gpu: Gpu, processes: dict[str, int], ago: float = 0.5, other: int = 0
 def test_an_awake_instance_holds_its_memory_before_any_sample_shows_it(gpu: Gpu) -> None:
     row(gpu, "woken", S.AWAKE)
     target = row(gpu, "target", S.SLEEPING)
-    need, (room,) = ledger.wake_room(target)
+    need, (room,) = ledger.Book.read(target).wake_room()
     assert need == 14 * GIB
     assert room.used_bytes == 14 * GIB, "counted by its row: no sample shows it yet"
 
@@ -64,7 +67,7 @@ def test_an_awake_instance_holds_its_memory_before_any_sample_shows_it(gpu: Gpu)
 def test_a_wake_in_flight_is_promised_its_memory(gpu: Gpu) -> None:
     row(gpu, "waking", S.WAKING)
     target = row(gpu, "target", S.SLEEPING)
-    _, (room,) = ledger.wake_room(target)
+    _, (room,) = ledger.Book.read(target).wake_room()
     assert (room.used_bytes, room.reserved_bytes) == (0, 14 * GIB)
 
 
@@ -73,7 +76,7 @@ def test_an_instance_put_to_sleep_after_the_sample_keeps_only_its_residue(gpu: G
     # The sample (half a second old) still shows the evicted one awake: 14 GiB + 0.5 GiB.
     sample(gpu, {"evicted": 14 * GIB + GIB // 2, "target": GIB // 4}, ago=0.5)
     row(gpu, "evicted", S.SLEEPING)
-    need, (room,) = ledger.wake_room(target)
+    need, (room,) = ledger.Book.read(target).wake_room()
     assert room.used_bytes == GIB // 2, "what it holds beyond weights and KV cache"
     assert need == 14 * GIB + GIB // 4, "the target's residue stays with it"
 
@@ -81,14 +84,64 @@ def test_an_instance_put_to_sleep_after_the_sample_keeps_only_its_residue(gpu: G
 def test_memory_outside_the_console_counts_from_the_sample(gpu: Gpu) -> None:
     target = row(gpu, "target", S.SLEEPING)
     sample(gpu, {"target": 0}, other=3 * GIB)
-    _, (room,) = ledger.wake_room(target)
+    _, (room,) = ledger.Book.read(target).wake_room()
     assert room.used_bytes == 3 * GIB
 
 
 def test_a_launch_takes_its_share_of_gpu_memory_utilization(gpu: Gpu) -> None:
     target = row(gpu, "target", S.STOPPED, gpu_memory_utilization=0.9)
-    need, _ = ledger.launch_room(target)
+    need, _ = ledger.Book.read(target).launch_room()
     assert need == int(0.9 * 24 * GIB)
+
+
+def test_one_read_of_the_ledger_answers_a_switch_in_four_queries(
+    gpu: Gpu, django_assert_max_num_queries: Any
+) -> None:
+    row(gpu, "older", S.AWAKE, state_changed_at=timezone.now() - timedelta(minutes=2))
+    row(gpu, "newer", S.AWAKE)
+    target = row(gpu, "target", S.SLEEPING)
+    sample(gpu, {"older": 14 * GIB, "newer": 14 * GIB})
+    with django_assert_max_num_queries(4):
+        book = ledger.Book.read(Instance.objects.get(pk=target.pk), [gpu])
+    need, rooms = book.wake_room()
+    assert [n.name for n in book.neighbours()] == ["older", "newer"], "least recent first"
+    (relieved,) = book.relieved(rooms, book.neighbours()[:1])
+    assert rooms[0].used_bytes - relieved.used_bytes == 14 * GIB
+    assert need == 14 * GIB
+
+
+def test_a_switch_promises_the_target_its_room_before_its_evictions_sleep(gpu: Gpu) -> None:
+    evicted = row(gpu, "evicted", S.AWAKE, host=gpu.host)
+    target = row(gpu, "target", S.SLEEPING, host=gpu.host)
+    third = row(gpu, "third", S.SLEEPING, host=gpu.host)
+    plan, refusal = switch.plan_and_reserve(target, [], 1)
+    assert refusal is None
+    assert [e.instance.pk for e in plan.evictions] == [evicted.pk]
+    assert not plan.wake_first
+    assert plan.target_level == 1
+    target.refresh_from_db()
+    assert target.state == S.WAKING
+    assert target.state_detail == "making room: putting evicted to sleep"
+    # The evicted one still holds its memory, the target is promised its own: no third wake.
+    with pytest.raises(JobRefusedError, match=r"needs 14\.0 GiB on GPU 0"):
+        ledger.reserve(third, {S.SLEEPING}, S.WAKING)
+
+
+def test_a_switch_whose_eviction_is_refused_gives_the_promised_room_back(gpu: Gpu) -> None:
+    victim = row(gpu, "victim", S.AWAKE, host=gpu.host)
+    target = row(gpu, "target", S.SLEEPING, host=gpu.host)
+    # Host RAM cannot take the victim's level-1 backup (8 GiB of weights, 1 GiB free).
+    MemorySample.objects.create(
+        at=timezone.now(), subject=Subject.HOST, host=gpu.host, used_bytes=15 * GIB,
+        total_bytes=16 * GIB,
+    )  # fmt: skip
+    job = Job.objects.create(instance=target, kind=JobKind.SWITCH, params={"level": 1})
+    with pytest.raises(JobRefusedError, match="host RAM"):
+        switch.switch_to(job, JobOutcome())
+    target.refresh_from_db()
+    victim.refresh_from_db()
+    assert (target.state, target.sleep_level, target.state_detail) == (S.SLEEPING, 1, "")
+    assert victim.state == S.AWAKE
 
 
 @pytest.mark.slow

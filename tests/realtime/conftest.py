@@ -42,7 +42,7 @@ def sim_loop(tmp_path: Path) -> AgentLoop:
     sim = SimGpuDir(tmp_path / "simgpu")
     sim.create([SimGpu(0, "GPU-sim-0", "Simulated GPU", 24 * GIB)])
     probe = SimGpuProbe(sim.path)
-    return AgentLoop(register("gpu-sim", probe, "test"), probe, sim.path)
+    return AgentLoop(register("gpu-sim", probe, "test"), probe)
 
 
 Connector = Callable[..., Any]

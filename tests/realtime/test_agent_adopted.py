@@ -1,4 +1,4 @@
-"""Issue 16: how the agent finds an adopted engine's process and judges its log file."""
+"""How the agent finds an adopted engine's process and judges its log file."""
 
 from __future__ import annotations
 

@@ -230,7 +230,7 @@ def signed_in_client(user: User) -> Client:
 async def test_signing_out_closes_that_sessions_pages_at_once(
     viewer: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # issue 15 item 9: a socket kept streaming for 41 s after its session signed out.
+    # A socket used to keep streaming for 41 s after its session signed out.
     monkeypatch.setattr(ConsoleConsumer, "role_recheck_seconds", 3600.0)
     client = await sync_to_async(signed_in_client)(viewer)
     async with websocket("/ws/console/", client.cookies["sessionid"].value) as ws:

@@ -56,7 +56,7 @@ async def test_a_new_job_is_published_as_queued(cookie: str, instance: Instance)
         await connected(ws)
         job = await Job.objects.acreate(instance=instance, kind=JobKind.WAKE)
         event = await ws.receive_json_from()
-    assert (event["type"], event["job_id"], event["state"]) == ("job.update", job.pk, "queued")
+    assert (event["type"], event["id"], event["state"]) == ("job.update", job.pk, "queued")
 
 
 async def test_a_job_failed_by_the_reconcile_sweep_is_published(
@@ -72,7 +72,7 @@ async def test_a_job_failed_by_the_reconcile_sweep_is_published(
         assert await sync_to_async(fail_stuck_jobs)({JobKind.WAKE: 60}) == 1
         events = [await ws.receive_json_from(), await ws.receive_json_from()]
     [update] = [e for e in events if e["type"] == "job.update"]
-    assert (update["job_id"], update["state"]) == (job.pk, "failed")
+    assert (update["id"], update["state"]) == (job.pk, "failed")
     assert update["error"] == "the job exceeded its time limit"
     [state] = [e for e in events if e["type"] == "instance.state"]
     assert state["state"] == "unknown", "the sweep doubts the instance, and says so live"

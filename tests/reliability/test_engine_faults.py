@@ -123,7 +123,7 @@ def test_engine_killed_while_requests_wait_for_its_wake_answers_them_with_the_re
     held = [threading.Thread(target=request) for _ in range(4)]
     for thread in held:
         thread.start()
-    # The first held request asked for the activate job; its wake is under way.
+    # The first held request asked for the switch job; its wake is under way.
     wait_state(instance, State.WAKING)
     time.sleep(CALL_UNDER_WAY)
     kill_engine(instance)
@@ -136,8 +136,8 @@ def test_engine_killed_while_requests_wait_for_its_wake_answers_them_with_the_re
         assert error["message"].startswith("The engine serving `test/heldkill` has failed: ")
         assert answer.headers["retry-after"] == "5"
     # The agent saw the engine die before the wake call gave up: the answers came first.
-    activate = wait_finished(Job.objects.get(instance=instance, kind=JobKind.SWITCH))
-    assert activate.state == JobState.FAILED
+    switch = wait_finished(Job.objects.get(instance=instance, kind=JobKind.SWITCH))
+    assert switch.state == JobState.FAILED
     assert posts_logged(instance, "/wake_up") == 0, "killed before it answered"
     assert_recovered(instance)
     # Relaunched, the same model is served through the gateway again.

@@ -55,7 +55,7 @@ def test_the_workers_of_an_engine_whose_server_died_are_stopped(tmp_path: Path) 
         os.kill(server.pid, signal.SIGKILL)
         server.wait(10)
         assert psutil.Process(worker).is_running(), "the worker outlives its server"
-        AgentLoop(host=host, probe=SimGpuProbe(tmp_path), sim_dir=None).check_alive(instance)
+        AgentLoop(host=host, probe=SimGpuProbe(tmp_path)).check_alive(instance)
         instance.refresh_from_db()
         assert instance.state == InstanceState.ERROR
         assert gone(worker, 10), "the worker was stopped with its server's process group"

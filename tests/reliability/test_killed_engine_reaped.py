@@ -1,4 +1,4 @@
-"""Issue 15 item 15: an engine killed under the agent is reaped and frees what it held.
+"""An engine killed under the agent is reaped and frees what it held.
 
 A SIGKILLed child stays a zombie until its parent waits for it; the simulated GPU used to
 count a zombie's memory, so the next launch on a GPU that cannot hold two engines failed

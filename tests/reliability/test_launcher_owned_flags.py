@@ -1,4 +1,4 @@
-"""Issue 15 item 2: flags the launcher owns cannot be overridden, abbreviated or not.
+"""Flags the launcher owns cannot be overridden, abbreviated or not.
 
 ``--hos 0.0.0.0`` is ``--host 0.0.0.0`` to vLLM's parser and would open the engine's
 unauthenticated ``/sleep`` and ``/collective_rpc`` to the network; ``--po``, ``--u`` (for
@@ -45,7 +45,7 @@ OWNED = [(args, flag) for args, flag in OVERRIDES if flag is not None]
 
 def spec_with(extra_args: list[str]) -> LaunchSpec:
     return LaunchSpec(
-        executable=(sys.executable, "-m", "engines.emulator"),
+        executable=(sys.executable, "-m", "emulator"),
         model="facebook/opt-125m",
         port=free_port(),
         name="owned",

@@ -90,3 +90,15 @@ def test_failures_under_look_alikes_count_for_the_username_django_signs_in(user:
     assert sign_in(PASSWORD) == 429
     refused = AuditEntry.objects.filter(outcome=Outcome.REFUSED)
     assert set(refused.values_list("username", flat=True)) == {"olga"}
+
+
+def test_the_throttled_page_is_the_consoles_with_a_way_back_to_sign_in(user: User) -> None:
+    fail(LIMIT)
+    response = Client(REMOTE_ADDR=ADDRESS).post(
+        "/login/", {"username": "olga", "password": PASSWORD, "next": "/history/"}
+    )
+    assert response.status_code == 429
+    page = response.content.decode()
+    assert "<title>Too many attempts · vLLM Console</title>" in page
+    assert 'href="/static/' in page, "styled by the base template"
+    assert 'href="/login/?next=/history/">Back to sign in</a>' in page

@@ -1,4 +1,4 @@
-"""Deeply nested JSON is refused as bad input, audited, never a 500 (issue 15, item 6).
+"""Deeply nested JSON is refused as bad input, audited, never a 500.
 
 ``json.loads`` recurses once per level: a body of 100,000 ``[`` used to raise
 RecursionError, which nothing caught (an HTML 500 on the API, not audited). The gateway's

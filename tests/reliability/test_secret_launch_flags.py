@@ -1,4 +1,4 @@
-"""Issue 15 item 1: secrets in launch flags, however spelt, reach no viewer, log or file.
+"""Secrets in launch flags, however spelt, reach no viewer, log or file.
 
 vLLM's parser takes ``--api_key``, ``--api-k`` and ``--hf_token=`` for ``--api-key`` and
 ``--hf-token``: the API refuses them all in ``launch_args`` (the value would be shown to
@@ -80,7 +80,7 @@ def test_abbreviated_secret_flags_are_redacted_in_pid_file_agent_log_and_tail(
     # The emulator parses like vLLM: "--api-k" is its --api-key, and it prints the value in
     # its "non-default args" line, as vLLM 0.11 does.
     spec = LaunchSpec(
-        executable=(sys.executable, "-m", "engines.emulator"),
+        executable=(sys.executable, "-m", "emulator"),
         model="facebook/opt-125m",
         port=free_port(),
         name="secretive",

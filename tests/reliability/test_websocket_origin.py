@@ -57,7 +57,7 @@ async def test_every_websocket_route_refuses_a_foreign_origin() -> None:
 
 
 # The console's own host with another scheme or port: another site to the browser
-# (issue 15 item 9: "http://localhost:9999" got the snapshot).
+# ("http://localhost:9999" used to get the snapshot).
 SAME_HOST_ELSEWHERE = [
     "http://localhost:9999",
     "https://localhost",

@@ -98,12 +98,14 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def control_worker(data_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """The ``control`` queue's worker, as ``manage.py up`` runs it."""
+def control_worker(
+    data_dir: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The ``control`` queue's worker, as ``manage.py up`` runs it (``env``: more settings)."""
     argv = ["-m", "celery", "-A", "console", "worker", "--queues", "control", "--pool",
             "threads", "--concurrency", "4", "--without-gossip", "--without-mingle",
             "--loglevel", "INFO"]  # fmt: skip
-    with console_process(argv, data_dir, "worker", " ready.") as process:
+    with console_process(argv, data_dir, "worker", " ready.", env=env) as process:
         yield process
 
 

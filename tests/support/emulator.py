@@ -35,6 +35,19 @@ class EmulatorProcess:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_for_log(self, text: str, timeout: float = 5.0) -> str:
+        """The log once it holds ``text``: what the server writes after its answer comes later.
+
+        Uvicorn logs an application's traceback after the 500 has been sent, so a client can
+        read the log before the traceback is in it.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.log_text()
+            if text in log or time.monotonic() > deadline:
+                return log
+            time.sleep(0.02)
+
     def alive(self) -> bool:
         return self.process.poll() is None
 
@@ -69,13 +82,13 @@ def run_emulator(
     env: dict[str, str] | None = None,
     ready_timeout: float = 30.0,
 ) -> Iterator[EmulatorProcess]:
-    """Run ``python -m engines.emulator serve MODEL --port P --emulate-version V *args``.
+    """Run ``python -m emulator serve MODEL --port P --emulate-version V *args``.
 
     ``dev_mode=None`` leaves ``VLLM_SERVER_DEV_MODE`` unset. The process is killed on exit.
     """
     port = free_port()
     command: Sequence[str] = [
-        sys.executable, "-m", "engines.emulator", "serve", model,
+        sys.executable, "-m", "emulator", "serve", model,
         "--host", "127.0.0.1", "--port", str(port), "--emulate-version", version, *args,
     ]  # fmt: skip
     child_env = {k: v for k, v in os.environ.items() if k != "VLLM_SERVER_DEV_MODE"}

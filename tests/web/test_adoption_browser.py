@@ -1,4 +1,4 @@
-"""Issue 16 in a real browser: an admin registers an engine already running by its URL,
+"""In a real browser: an admin registers an engine already running by its URL,
 from the register page, and sees it awake on the dashboard without a shell or the API."""
 
 from __future__ import annotations

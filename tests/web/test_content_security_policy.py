@@ -9,8 +9,8 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 
 from console.models import Instance
 from console.roles import Role
-from tests.console.conftest import create_instance, create_user
-from tests.web.conftest import LiveConsole
+from tests.console.conftest import create_instance, create_job, create_user
+from tests.web.conftest import LiveConsole, orm
 
 
 @pytest.fixture
@@ -44,7 +44,10 @@ def test_every_page_runs_under_the_policy_without_a_violation(
     expect(page.locator('[data-field="live"]')).to_have_attribute("data-state", "open")
     page.goto(f"{live_console.url}/instances/{listed.pk}/")
     expect(page.locator('[data-field="live"]')).to_have_attribute("data-state", "open")
-    for path in ("/history/", "/audit/", "/keys/"):
+    job = orm(lambda: create_job(listed))
+    page.goto(f"{live_console.url}/jobs/{job.pk}/")
+    expect(page.locator('[data-field="live"]')).to_have_attribute("data-state", "open")
+    for path in ("/history/", "/audit/", "/keys/", "/hosts/", "/users/", "/tokens/"):
         page.goto(f"{live_console.url}{path}")
         page.wait_for_load_state("networkidle")
     page.goto(f"{live_console.url}/api/docs/")

@@ -1,4 +1,4 @@
-"""Issue 16 in a real browser: an operator sets an instance's idle ladder and pins it from
+"""In a real browser: an operator sets an instance's idle ladder and pins it from
 the instance page; a refused value is shown beside its field."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 16: admins register, edit and delete instances from the browser, judged by the
+"""Admins register, edit and delete instances from the browser, judged by the
 API's own rules, secrets write-only."""
 
 from __future__ import annotations

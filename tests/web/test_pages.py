@@ -70,9 +70,9 @@ def sample_gpu(host: Host, used_gib: float, processes: dict[str, int]) -> None:
 
 
 def test_operator_gets_every_action_button(signed_in: SignedIn) -> None:
-    instance = create_instance(state=InstanceState.AWAKE)
+    instance = create_instance(state=InstanceState.AWAKE, host=create_host())
     row = row_of(page(signed_in(Role.OPERATOR), "/"), instance)
-    for label in ("Sleep L1", "Sleep L2", "Wake", "Activate", "Launch", "Stop"):
+    for label in ("Sleep L1", "Sleep L2", "Wake", "Switch", "Launch", "Stop"):
         assert f">{label}</button>" in row
 
 
@@ -84,15 +84,48 @@ def test_viewer_gets_no_action_buttons(signed_in: SignedIn) -> None:
 
 
 def test_only_the_buttons_the_state_allows_are_enabled(signed_in: SignedIn) -> None:
-    instance = create_instance(state=InstanceState.SLEEPING, sleep_level=1)
+    instance = create_instance(state=InstanceState.SLEEPING, sleep_level=1, host=create_host())
     row = row_of(page(signed_in(Role.OPERATOR), "/"), instance)
     enabled = [part.split(">")[1].split("<")[0] for part in row.split("<button")[1:]
                if " disabled>" not in part.split("</button>")[0]]  # fmt: skip
-    assert enabled == ["Wake", "Activate", "Stop"]
+    assert enabled == ["Wake", "Switch", "Stop"]
+
+
+def test_an_engine_registered_by_url_is_offered_no_launch_or_stop_but_told_why(
+    signed_in: SignedIn,
+) -> None:
+    instance = create_instance(state=InstanceState.AWAKE, host=None)
+    row = row_of(page(signed_in(Role.OPERATOR), "/"), instance)
+    assert 'data-action="launch"' not in row
+    assert 'data-action="stop"' not in row
+    assert 'data-action="switch"' in row
+    note = row.split('data-field="adopted"')[1].split("</span>")[0]
+    assert " hidden" not in note.split(">")[0]
+    assert "Start or stop the engine where it runs" in note
+
+
+def test_a_launched_engines_row_hides_the_registered_by_url_note(signed_in: SignedIn) -> None:
+    instance = create_instance(state=InstanceState.AWAKE, host=create_host())
+    row = row_of(page(signed_in(Role.OPERATOR), "/"), instance)
+    assert 'data-field="adopted" hidden' in row
+
+
+def test_badges_say_states_in_words_and_gpus_by_number(signed_in: SignedIn) -> None:
+    host = create_host(gpus=2)
+    falling = create_instance(state=InstanceState.FALLING_ASLEEP, host=host,
+                              gpus=[host.gpus.get(index=0)])  # fmt: skip
+    both = create_instance(state=InstanceState.SLEEPING, sleep_level=2, host=host,
+                           gpus=list(host.gpus.all()))  # fmt: skip
+    html = page(signed_in(Role.VIEWER), "/")
+    assert ">falling asleep</span>" in row_of(html, falling)
+    assert '<td class="mono" data-field="gpus">GPU 0</td>' in row_of(html, falling)
+    assert ">sleeping · L2</span>" in row_of(html, both)
+    assert '<td class="mono" data-field="gpus">GPUs 0, 1</td>' in row_of(html, both)
+    assert '"falling_asleep": "falling asleep"' in html, "the same words for the page's JS"
 
 
 def test_buttons_carry_the_states_the_job_service_accepts(signed_in: SignedIn) -> None:
-    instance = create_instance(state=InstanceState.AWAKE)
+    instance = create_instance(state=InstanceState.AWAKE, host=create_host())
     row = row_of(page(signed_in(Role.OPERATOR), "/"), instance)
     assert 'data-action="sleep" data-body="{&quot;level&quot;: 2}" data-when="awake"' in row
     assert 'data-action="launch" data-body="{}" data-when="error stopped unknown"' in row
@@ -131,6 +164,34 @@ def test_host_bar_shows_a_level_one_sleepers_rss_as_its_weight_backup(
     bar = html.split(f'data-bar="host-{host.pk}"')[1].split('data-field="summary"')[0]
     assert 'data-kind="backup"' in bar
     assert 'title="sleeper weight backup: 60.0 GiB"' in bar
+
+
+def test_an_instance_in_error_says_why_under_its_badge(signed_in: SignedIn) -> None:
+    why = "engine exited during startup (exit code 1): ValueError: Free memory on device"
+    failed = create_instance(state=InstanceState.ERROR, state_detail=why)
+    fine = create_instance(state=InstanceState.AWAKE, state_detail="adopted")
+    html = page(signed_in(Role.VIEWER), "/")
+    assert f'<small class="state-detail wrap" data-field="detail">{why}</small>' in row_of(
+        html, failed
+    )
+    assert 'data-field="detail" hidden></small>' in row_of(html, fine)
+
+
+def test_the_host_bar_fills_as_far_as_its_figure_says(signed_in: SignedIn, host: Host) -> None:
+    # RSS counts shared pages once per process: two engines "use" more than the host does.
+    at = timezone.now()
+    MemorySample.objects.create(at=at, subject=Subject.HOST, host=host, used_bytes=100 * GIB,
+                                total_bytes=400 * GIB)  # fmt: skip
+    for name, rss in (("one", 70), ("two", 60)):
+        engine = create_instance(name=name, state=InstanceState.AWAKE, host=host)
+        MemorySample.objects.create(at=at, subject=Subject.INSTANCE, host=host,
+                                    instance=engine, used_bytes=rss * GIB)  # fmt: skip
+    html = page(signed_in(Role.VIEWER), "/")
+    bar = html.split(f'data-bar="host-{host.pk}"')[1].split('data-field="summary"')[0]
+    widths = [float(part.split("%")[0]) for part in bar.split('style="width: ')[1:]]
+    assert sum(widths) == 25.0, "100 of 400 GiB"
+    assert 'title="two RSS (cut to the used total): 30.0 GiB"' in bar
+    assert "100.0 / 400.0 GiB" in html
 
 
 def test_a_gpu_never_sampled_says_so(signed_in: SignedIn, host: Host) -> None:
@@ -248,3 +309,25 @@ def test_user_of_no_role_cannot_see_an_instance(db: None) -> None:
     client = Client()
     client.force_login(create_user(None))
     assert client.get(f"/instances/{create_instance().pk}/").status_code == 403
+
+
+def test_operator_gets_the_job_options_listing_the_instances_on_its_gpus(
+    signed_in: SignedIn, host: Host
+) -> None:
+    gpu = host.gpus.get()
+    target = create_instance(name="target", host=host, gpus=[gpu])
+    neighbour = create_instance(name="neighbour", host=host, gpus=[gpu])
+    create_instance(name="elsewhere", host=create_host())
+    html = page(signed_in(Role.OPERATOR), f"/instances/{target.pk}/")
+    form = html.split('id="job-options-form"')[1].split("</form>")[0]
+    sleep_list = form.split('name="sleep" multiple>')[1].split("</select>")[0]
+    assert sleep_list.strip() == f'<option value="{neighbour.pk}">neighbour</option>'
+    assert f'data-instance="{target.pk}"' in html
+    assert 'id="job-options-answer" role="status"' in html
+
+
+def test_viewer_does_not_get_the_job_options(signed_in: SignedIn) -> None:
+    instance = create_instance(state=InstanceState.SLEEPING, sleep_level=1)
+    html = page(signed_in(Role.VIEWER), f"/instances/{instance.pk}/")
+    assert "Operate with options" not in html
+    assert "job-options-form" not in html

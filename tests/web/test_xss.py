@@ -412,7 +412,7 @@ def test_keys_page_renders_a_key_name_and_models_as_text(
     key = page.locator("#keys tbody tr").first
     expect(key.locator("td").nth(0)).to_have_text(KEY_NAME)
     expect(key.locator("td").nth(2)).to_have_text(", ".join(KEY_MODELS))
-    expect(key.locator("td").nth(3)).to_contain_text(f"by {USERNAME}")
+    expect(key.locator("td").nth(4)).to_contain_text(f"by {USERNAME}")  # after Limits
     assert_inert(page, dialogs)
     page.goto(f"{live_console.url}/keys/")
     expect(page.locator("#keys tbody tr").first.locator("td").first).to_have_text(KEY_NAME)

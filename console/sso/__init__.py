@@ -1,0 +1,1 @@
+"""Single sign-on: OpenID Connect login (mozilla-django-oidc), groups mapped to roles."""

@@ -1,0 +1,7 @@
+"""``python -m emulator serve MODEL [flags]``."""
+
+import sys
+
+from emulator.server import main
+
+sys.exit(main())
