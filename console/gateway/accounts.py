@@ -55,7 +55,9 @@ class Accounts:
         try:
             await self.quota.settle(account.lease, tokens.total if tokens else 0)
         except RedisError as error:
-            log.warning("gateway: a key's lease is left to expire: %r", error)
+            log.warning(
+                "gateway: a key's lease is left to expire: %s: %s", type(error).__name__, error
+            )
 
     async def aclose(self) -> None:
         self._flusher.cancel()

@@ -67,7 +67,7 @@ class GatewayApp:
         except RedisError as error:
             # Gates, holds and in-flight marks live in Redis: without it nothing is known
             # about what an engine may take, so nothing is sent to one.
-            log.warning("gateway: Redis unavailable: %r", error)
+            log.warning("gateway: Redis unavailable: %s: %s", type(error).__name__, error)
             message = f"The gateway cannot reach Redis ({type(error).__name__}); retry later."
             retry = runtime.config.retry_after_seconds
             await send_error(send, unavailable(message, "gateway_unavailable", retry))

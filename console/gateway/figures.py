@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
+from redis.exceptions import RedisError
 
 from console.gates import redis_keys
 
@@ -47,7 +48,14 @@ class Tally:
             for name, value in counts.items():
                 if value:
                     pipe.hincrbyfloat(redis_keys.figures(prefix, model), name, value)
-        await pipe.execute()
+        try:
+            await pipe.execute()
+        except RedisError:
+            # Kept for the next flush (a pipeline without MULTI may have applied part of it:
+            # a count may then be added twice, never lost).
+            for model, counts in pending.items():
+                self.add(model, **counts)
+            raise
 
 
 def read_figures(redis: Redis, prefix: str) -> dict[str, dict[str, float]]:

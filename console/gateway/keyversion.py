@@ -46,7 +46,7 @@ def bump() -> None:
     except RedisError as error:
         # The gateway refuses every request while Redis is down; the periodic reload
         # sees the change once it is back.
-        log.warning("gateway: could not announce a key change: %r", error)
+        log.warning("gateway: could not announce a key change: %s: %s", type(error).__name__, error)
 
 
 @receiver(post_save, sender=InferenceKey, dispatch_uid="gateway-key-saved")

@@ -8,6 +8,9 @@ import logging
 
 import httpx
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from console.gates import changes, redis_keys
@@ -27,12 +30,20 @@ _HOLDING_REFRESH_SECONDS = 0.5
 _LISTEN_RETRY_SECONDS = (0.1, 5.0)
 
 
+def connect(url: str) -> Redis:
+    """The gateway's Redis client. A pooled connection that a restarted Redis closed is found
+    out only when a command is sent on it: that command is sent again at once, on a new
+    connection. Once only: a Redis that is down gets its 503 without delay."""
+    retry = Retry(NoBackoff(), 1)
+    return Redis.from_url(url, retry=retry, retry_on_error=[RedisConnectionError])
+
+
 class Runtime:
     """One pooled HTTP client, one Redis client, the route table, the gate, the holder."""
 
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
-        self.redis = Redis.from_url(config.redis_url)
+        self.redis = connect(config.redis_url)
         # Idle connections are dropped before the engine drops them: vLLM's uvicorn closes a
         # keep-alive connection after 5 s (VLLM_HTTP_TIMEOUT_KEEP_ALIVE), and a request sent
         # on one it is closing at that moment fails with a ReadError.
@@ -70,7 +81,11 @@ class Runtime:
                         if message["type"] == "message":
                             await self._on_change(message["data"])
             except RedisError as error:
-                log.warning("gateway: state-change listener lost Redis (%r); retrying", error)
+                log.warning(
+                    "gateway: state-change listener lost Redis (%s: %s); retrying",
+                    type(error).__name__,
+                    error,
+                )
             await asyncio.sleep(retry)
             retry = min(retry * 2, most)
 
@@ -108,7 +123,12 @@ class Runtime:
         try:
             await self.gate.release(instance_id, request_id)
         except RedisError as error:
-            log.warning("gateway: could not release request %s: %r", request_id, error)
+            log.warning(
+                "gateway: could not release request %s: %s: %s",
+                request_id,
+                type(error).__name__,
+                error,
+            )
 
     async def release_everywhere(self, model: str, request_id: str) -> None:
         """Drop a request's in-flight mark on every instance of the model (after a cancel)."""
@@ -123,5 +143,9 @@ class Runtime:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await self.http.aclose()
-        await self.tally.flush(self.redis, self.config.redis_prefix)
+        try:
+            await self.tally.flush(self.redis, self.config.redis_prefix)
+        except RedisError as error:
+            log.warning("gateway: figures since the last flush are lost at shutdown: %s: %s",
+                        type(error).__name__, error)  # fmt: skip
         await self.redis.aclose()

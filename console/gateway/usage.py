@@ -157,7 +157,9 @@ class UsageBook:
         try:
             await pipe.execute()
         except RedisError as error:
-            log.warning("gateway: usage counts kept for the next flush: %r", error)
+            log.warning(
+                "gateway: usage counts kept for the next flush: %s: %s", type(error).__name__, error
+            )
             self._keep(pending)
 
     def _keep(self, counts: dict[tuple[int, int, str], dict[str, float]]) -> None:
