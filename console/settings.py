@@ -254,6 +254,15 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "control"
+# Jobs (run_job) go to ``control`` or to their GPU host's agent; every other task (evidence,
+# reconcile rounds, the idle policy, schedules, rollups, alert deliveries) to ``background``,
+# which ``manage.py up`` and compose give a worker of its own: a storm of failing alert
+# targets or slow evidence never takes the threads a job needs (DESIGN.md: the critical
+# path is sacred). A queue named when a task is sent overrides these routes.
+CELERY_TASK_ROUTES = {
+    "console.tasks.run_job": {"queue": "control"},
+    "console.tasks.*": {"queue": "background"},
+}
 # Longer than the longest job's hard time limit, so an unacknowledged job is not
 # redelivered to a second worker while the first is still running it.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "global_keyprefix": REDIS_PREFIX}
@@ -292,12 +301,12 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-instances": {
         "task": "console.tasks.reconcile_instances",
         "schedule": CONSOLE_RECONCILE_SECONDS,
-        "options": {"queue": "control", "expires": CONSOLE_RECONCILE_SECONDS * 2},
+        "options": {"expires": CONSOLE_RECONCILE_SECONDS * 2},
     },
     "gateway-idle-policy": {
         "task": "console.tasks.gateway_idle_policy",
         "schedule": CONSOLE_GATEWAY_IDLE_CHECK_SECONDS,
-        "options": {"queue": "control", "expires": CONSOLE_GATEWAY_IDLE_CHECK_SECONDS * 2},
+        "options": {"expires": CONSOLE_GATEWAY_IDLE_CHECK_SECONDS * 2},
     },
 }
 # History and live data: raw 1-s samples are kept this long, then only their
@@ -312,24 +321,24 @@ CONSOLE_ENGINE_SCRAPE_SECONDS = env.number("CONSOLE_ENGINE_SCRAPE_SECONDS", 5.0,
 CELERY_BEAT_SCHEDULE["gateway-history"] = {
     "task": "console.tasks.gateway_history",
     "schedule": 60.0,
-    "options": {"queue": "control", "expires": 120.0},
+    "options": {"expires": 120.0},
 }
 CELERY_BEAT_SCHEDULE["key-usage"] = {
     "task": "console.tasks.key_usage",
     "schedule": 60.0,
-    "options": {"queue": "control", "expires": 120.0},
+    "options": {"expires": 120.0},
 }
 CELERY_BEAT_SCHEDULE["history-rollup"] = {
     "task": "console.tasks.history_rollup",
     "schedule": 60.0,
-    "options": {"queue": "control", "expires": 120.0},
+    "options": {"expires": 120.0},
 }
 # Instances' schedules (console.jobs.schedule_policy): a window start or timed sleep is
 # acted on at the first round after its minute, so rounds come well within a minute.
 CELERY_BEAT_SCHEDULE["instance-schedules"] = {
     "task": "console.tasks.instance_schedules",
     "schedule": 20.0,
-    "options": {"queue": "control", "expires": 40.0},
+    "options": {"expires": 40.0},
 }
 SIM_GPU_DIR = env.path("CONSOLE_SIM_GPU_DIR", DATA_DIR / "simgpu")
 # Alerts (console.notifications): attempts per delivery and the first retry's delay (it

@@ -23,8 +23,9 @@ def run_job(self: Any, job_id: int) -> None:
 
 @task_prerun.connect(dispatch_uid="background-tasks-give-way")
 def give_way_to_jobs(sender: Any = None, task: Any = None, **kwargs: Any) -> None:
-    """Every other task (evidence, reconcile, alerts, rollups) starts once no job of this
-    worker is on its critical path (at most ``critical.PATIENCE_SECONDS`` later): it
+    """Where one worker takes both queues (the tests'; ``up`` and compose run one per
+    queue), every other task (evidence, reconcile, alerts, rollups) starts once no job of
+    this worker is on its critical path (at most ``critical.PATIENCE_SECONDS`` later): it
     shares the worker's interpreter with the job's thread."""
     if getattr(task, "name", None) != run_job.name:
         critical.give_way()

@@ -62,9 +62,7 @@ def probed_fields(changed: Mapping[str, Any]) -> bool:
 def probe_on_commit(instance_id: int) -> None:
     """Ask the engine at once (an adopted one need not wait for the next reconcile round)."""
     # Sent by name: ``console.tasks`` imports the jobs, which the API imports.
-    transaction.on_commit(
-        lambda: current_app.send_task(RECONCILE_TASK, (instance_id,), queue="control")
-    )
+    transaction.on_commit(lambda: current_app.send_task(RECONCILE_TASK, (instance_id,)))
 
 
 class InstanceViewSet(ConsoleAPIView, viewsets.ModelViewSet[Instance]):

@@ -143,14 +143,12 @@ def fail_jobs_lost_with_a_worker(sender: Any, **kwargs: Any) -> None:
 
 
 def gather_evidence(job_id: int) -> None:
-    """Have a control worker add the engine's figures to the job now that it has ended
+    """Have a background worker add the engine's figures to the job now that it has ended
     (``evidence.attach``); by name, as the tasks module imports this one."""
     try:
         # A moment later: a request the job's wake released is being answered now, and on
         # a small host the evidence's queries and log polling would share its CPU.
-        current_app.send_task(
-            EVIDENCE_TASK, (job_id,), queue="control", countdown=EVIDENCE_DELAY_SECONDS
-        )
+        current_app.send_task(EVIDENCE_TASK, (job_id,), countdown=EVIDENCE_DELAY_SECONDS)
     except Exception as error:  # the broker is down: the job stands, without its figures
         log.warning("job %s: could not ask for its evidence: %r", job_id, error)
 

@@ -37,6 +37,6 @@ def _enqueue(task: str, args: tuple[Any, ...]) -> None:
     try:
         # retry=False: with the broker down, kombu would retry the publish for seconds,
         # and the caller (an agent's tick, a job's ending) must not wait for an alert.
-        current_app.send_task(task, args, queue="control", retry=False)
+        current_app.send_task(task, args, retry=False)
     except Exception as error:
         log.warning("%s%r not enqueued: the broker refused it: %r", task, args[:1], error)

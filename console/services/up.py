@@ -103,6 +103,20 @@ def worker_child(logs: Path) -> Child:
     )  # fmt: skip
 
 
+def background_child(logs: Path) -> Child:
+    """Every task but jobs (settings.CELERY_TASK_ROUTES), in a process of its own: it never
+    holds a thread or the interpreter that a job's critical path needs."""
+    return Child(
+        "background",
+        python_module(
+            "celery", "-A", "console", "worker", "--queues", "background", "--pool", "threads",
+            "--concurrency", "4", "--hostname", "background@%h", "--without-gossip",
+            "--without-mingle", "--loglevel", "INFO",
+        ),
+        logs / "background.log",
+    )  # fmt: skip
+
+
 def beat_child(logs: Path, data_dir: Path) -> Child:
     return Child(
         "beat",
@@ -182,6 +196,7 @@ def run(options: UpOptions) -> int:
         prepare_database()
         web = supervisor.start(web_child(options))
         supervisor.start(worker_child(logs))
+        supervisor.start(background_child(logs))
         supervisor.start(beat_child(logs, data_dir))
         host = local_host_name()
         gpu = has_nvidia_gpu()

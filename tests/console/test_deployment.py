@@ -72,8 +72,17 @@ def test_agents_reserve_the_nvidia_gpus(services: dict[str, Any]) -> None:
 
 
 def test_every_long_running_service_has_a_healthcheck(services: dict[str, Any]) -> None:
-    for name in ("postgres", "redis", "web", "worker"):
+    for name in ("postgres", "redis", "web", "worker", "background"):
         assert "healthcheck" in services[name], name
+
+
+def test_jobs_and_background_tasks_have_workers_of_their_own(services: dict[str, Any]) -> None:
+    queues = {
+        name: set(command[command.index("--queues") + 1].split(","))
+        for name, service in services.items()
+        if "worker" in (command := list(service.get("command") or []))
+    }
+    assert queues == {"worker": {"control"}, "background": {"background"}}
 
 
 def check_command_exists(command: list[str]) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -148,7 +149,8 @@ def test_ctrl_c_leaves_no_process_behind(console_up: RunningConsole) -> None:
     wait_for_page(f"{console_up.url}/login/")
     children = console_up.descendants()
     names = " ".join(" ".join(child.cmdline()) for child in children)
-    for part in ("redis-server", "uvicorn", "worker", "beat", "agent"):
+    for part in ("redis-server", "uvicorn", "--queues control", "--queues background", "beat",
+                 "agent"):  # fmt: skip
         assert part in names
     console_up.process.send_signal(signal.SIGINT)
     assert console_up.process.wait(timeout=60) == 0
@@ -163,12 +165,14 @@ def wait_for_text(log: Path, text: str, times: int, timeout: float = 60) -> None
         time.sleep(0.2)
 
 
-def test_a_killed_worker_and_agent_are_started_again(
+def test_a_killed_worker_background_worker_and_agent_are_started_again(
     console_up: RunningConsole, tmp_path: Path
 ) -> None:
     wait_for_page(f"{console_up.url}/login/")
     logs = tmp_path / "data" / "logs"  # run_up's data dir
-    for name, part in (("worker", "celery -A console worker"), ("agent", "manage.py agent")):
+    parts = (("worker", "--queues control"), ("background", "--queues background"),
+             ("agent", "manage.py agent"))  # fmt: skip
+    for name, part in parts:
         log = logs / f"{name}.log"
         wait_for_text(log, " ready.", times=1)  # a running one is killed, not a starting one
         [old] = [c for c in console_up.descendants() if part in " ".join(c.cmdline())]
@@ -195,6 +199,18 @@ def logged_in(console: RunningConsole) -> httpx.Client:
     return client
 
 
+def wait_for_evidence(client: httpx.Client, kind: str, timeout: float = 60) -> dict[str, Any]:
+    """The newest job of ``kind`` once its evidence is complete (or as it is at ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        jobs = [job for job in client.get("/api/jobs/").json()["results"] if job["kind"] == kind]
+        detail = (jobs[0].get("outcome_detail") or {}) if jobs else {}
+        if detail.get("evidence") == "complete" or time.monotonic() > deadline:
+            assert jobs, f"no {kind} job"
+            return dict(jobs[0])
+        time.sleep(0.5)
+
+
 def test_demo_mode_runs_two_engines_that_cannot_both_be_awake(tmp_path: Path) -> None:
     with run_up(tmp_path, "--demo") as console:
         wait_for_page(f"{console.url}/login/")
@@ -207,6 +223,12 @@ def test_demo_mode_runs_two_engines_that_cannot_both_be_awake(tmp_path: Path) ->
             time.sleep(0.5)
         assert states == {"demo-a": "sleeping", "demo-b": "awake"}
         assert all(row["is_demo"] for row in client.get("/api/instances/").json()["results"])
+        # The demo's sleep gets its evidence from the background worker, not the jobs' one.
+        sleep = wait_for_evidence(client, "sleep")
+        assert sleep["outcome_detail"]["evidence"] == "complete"
+        logs = tmp_path / "data" / "logs"
+        assert "attach_job_evidence" in (logs / "background.log").read_text()
+        assert "attach_job_evidence" not in (logs / "worker.log").read_text()
         engines = [c for c in console.descendants() if "emulator" in " ".join(c.cmdline())]
         console.process.send_signal(signal.SIGINT)
         assert console.process.wait(timeout=60) == 0

@@ -101,9 +101,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def control_worker(
     data_dir: Path, env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """The ``control`` queue's worker, as ``manage.py up`` runs it (``env``: more settings)."""
-    argv = ["-m", "celery", "-A", "console", "worker", "--queues", "control", "--pool",
-            "threads", "--concurrency", "4", "--without-gossip", "--without-mingle",
+    """The jobs' and the background tasks' worker (``env``: more settings). ``manage.py up``
+    runs one process per queue (test_up checks that); one here spares the suite a start."""
+    argv = ["-m", "celery", "-A", "console", "worker", "--queues", "control,background",
+            "--pool", "threads", "--concurrency", "4", "--without-gossip", "--without-mingle",
             "--loglevel", "INFO"]  # fmt: skip
     with console_process(argv, data_dir, "worker", " ready.", env=env) as process:
         yield process
