@@ -7,6 +7,7 @@ moved to another group has the new role from that sign-on on; one left in no map
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -20,8 +21,12 @@ from console.models import Outcome, SignOnIdentity
 from console.roles import GROUP_ROLES, Role, assign_role, revoke_role
 from console.sso.config import ANY_GROUP, OidcConfig
 
-# Where the refusal's reason waits for the page that shows it (console.sso.views).
+log = logging.getLogger(__name__)
+
+# Where the refusal's reason waits for the page that shows it (console.sso.views), and
+# where the reason a sign-on could not even be tried (the provider unreachable) waits.
 REFUSAL_SESSION_KEY = "sso_refusal"
+UNAVAILABLE_SESSION_KEY = "sso_unavailable"
 
 
 class SignOnRefusedError(Exception):
@@ -108,3 +113,12 @@ def sign_in(
     audit.record(request, "user.login", Outcome.OK, target=user, actor=user.username,
                  detail={**detail, "role": role.label})  # fmt: skip
     return user
+
+
+def unreachable(request: HttpRequest, config: OidcConfig, error: Exception) -> None:
+    """A sign-on that cannot go on: the provider's configuration could not be read. Logged
+    for the admin; the refusal page tells the user (password sign-in is unaffected)."""
+    log.warning("sign-on: %s's configuration: %s", config.provider_name, error)
+    request.session[UNAVAILABLE_SESSION_KEY] = (
+        f"The console could not read {config.provider_name}'s configuration: {error}."
+    )

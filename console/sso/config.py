@@ -1,8 +1,10 @@
 """Single sign-on settings read from the environment; importable before Django is set up.
 
-``CONSOLE_OIDC_CLIENT_ID`` turns sign-on on; the provider's endpoints and the client secret
-are then required. ``CONSOLE_OIDC_ROLE_MAP`` maps provider groups to roles, e.g.
-``gpu-admins=admin,ml=operator,*=viewer`` (``*``: anyone the provider signs in).
+``CONSOLE_OIDC_CLIENT_ID`` turns sign-on on; the client secret and either the provider's
+issuer (its endpoints are then read from its discovery document, ``console.sso.discovery``)
+or each of its endpoints are then required. ``CONSOLE_OIDC_ROLE_MAP`` maps provider groups
+to roles, e.g. ``gpu-admins=admin,ml=operator,*=viewer`` (``*``: anyone the provider signs
+in).
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ _ENDPOINTS = {
     "userinfo": "CONSOLE_OIDC_USERINFO_URL",
     "jwks": "CONSOLE_OIDC_JWKS_URL",
 }
+# The mozilla-django-oidc setting of each endpoint.
+ENDPOINT_SETTINGS = {
+    "authorization": "OIDC_OP_AUTHORIZATION_ENDPOINT",
+    "token": "OIDC_OP_TOKEN_ENDPOINT",
+    "userinfo": "OIDC_OP_USER_ENDPOINT",
+    "jwks": "OIDC_OP_JWKS_ENDPOINT",
+}
 
 
 @dataclass(frozen=True)
@@ -30,8 +39,9 @@ class OidcConfig:
     # Kept out of repr: Django's debug page shows settings' values, and hides only those
     # whose names look secret (OIDC_RP_CLIENT_SECRET), not a field of this one.
     client_secret: str = field(repr=False)
-    endpoints: Mapping[str, str]
+    endpoints: Mapping[str, str]  # those set by their own variable (all four without issuer)
     role_map: Mapping[str, str]
+    issuer: str | None = None
     provider_name: str = "single sign-on"
     scopes: str = "openid email profile"
     groups_claim: str = "groups"
@@ -66,15 +76,22 @@ def oidc_config(env: Env) -> OidcConfig | None:
     client_id = env.optional("CONSOLE_OIDC_CLIENT_ID")
     if client_id is None:
         return None
-    required = (*_ENDPOINTS.values(), "CONSOLE_OIDC_CLIENT_SECRET", "CONSOLE_OIDC_ROLE_MAP")
+    issuer = env.optional("CONSOLE_OIDC_ISSUER")
+    if issuer is not None and not issuer.startswith(("https://", "http://")):
+        raise ConfigError(f"CONSOLE_OIDC_ISSUER: {issuer!r} is not an http(s) URL")
+    # With an issuer, the endpoints come from its discovery document unless set one by one.
+    endpoints = tuple(_ENDPOINTS.values()) if issuer is None else ()
+    required = (*endpoints, "CONSOLE_OIDC_CLIENT_SECRET", "CONSOLE_OIDC_ROLE_MAP")
     missing = [name for name in required if env.optional(name) is None]
     if missing:
-        raise ConfigError(f"CONSOLE_OIDC_CLIENT_ID is set, so set {', '.join(missing)} too")
+        raise ConfigError(f"CONSOLE_OIDC_CLIENT_ID is set, so set {', '.join(missing)} too"
+                          + (" (or CONSOLE_OIDC_ISSUER)" if endpoints else ""))  # fmt: skip
     return OidcConfig(
         client_id=client_id,
         client_secret=env.string("CONSOLE_OIDC_CLIENT_SECRET", ""),
-        endpoints={key: env.string(name, "") for key, name in _ENDPOINTS.items()},
+        endpoints={key: value for key, name in _ENDPOINTS.items() if (value := env.optional(name))},
         role_map=parse_role_map(env.string("CONSOLE_OIDC_ROLE_MAP", "")),
+        issuer=issuer,
         provider_name=env.string("CONSOLE_OIDC_PROVIDER_NAME", "single sign-on"),
         scopes=env.string("CONSOLE_OIDC_SCOPES", "openid email profile"),
         groups_claim=env.string("CONSOLE_OIDC_GROUPS_CLAIM", "groups"),
@@ -88,13 +105,12 @@ def mozilla_settings(config: OidcConfig | None) -> dict[str, object]:
     """The ``OIDC_*`` settings mozilla-django-oidc reads (none when sign-on is off)."""
     if config is None:
         return {}
+    # Endpoints left to discovery are filled in at sign-on (console.sso.backend).
+    endpoints = {ENDPOINT_SETTINGS[name]: url for name, url in config.endpoints.items()}
     return {
         "OIDC_RP_CLIENT_ID": config.client_id,
         "OIDC_RP_CLIENT_SECRET": config.client_secret,
-        "OIDC_OP_AUTHORIZATION_ENDPOINT": config.endpoints["authorization"],
-        "OIDC_OP_TOKEN_ENDPOINT": config.endpoints["token"],
-        "OIDC_OP_USER_ENDPOINT": config.endpoints["userinfo"],
-        "OIDC_OP_JWKS_ENDPOINT": config.endpoints["jwks"],
+        **endpoints,
         "OIDC_RP_SIGN_ALGO": config.sign_algo,
         "OIDC_RP_SCOPES": config.scopes,
         "OIDC_VERIFY_KID": config.verify_key_id,

@@ -42,6 +42,12 @@ class Provider:
                           endpoints=endpoints, role_map=role_map, provider_name="Test IdP",
                           verify_key_id=False)  # fmt: skip
 
+    def config_by_issuer(self, issuer: str | None = None) -> OidcConfig:
+        """Only the issuer: the endpoints are read from its discovery document."""
+        return OidcConfig(client_id="console", client_secret="s3cret-client", endpoints={},
+                          role_map=ROLE_MAP, provider_name="Test IdP", verify_key_id=False,
+                          issuer=issuer or self.url)  # fmt: skip
+
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 30

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from console.env import ConfigError, Env
-from console.sso.config import authentication_backends, oidc_config, parse_role_map
+from console.sso.config import (
+    authentication_backends,
+    mozilla_settings,
+    oidc_config,
+    parse_role_map,
+)
 
 FULL = {
     "CONSOLE_OIDC_CLIENT_ID": "console",
@@ -42,6 +47,31 @@ def test_sign_on_needs_every_endpoint_once_a_client_id_is_set() -> None:
     values = {key: value for key, value in FULL.items() if key != "CONSOLE_OIDC_JWKS_URL"}
     with pytest.raises(ConfigError, match="set CONSOLE_OIDC_JWKS_URL too"):
         oidc_config(Env(values))
+
+
+def test_an_issuer_stands_in_for_the_endpoints_it_publishes() -> None:
+    values = {key: value for key, value in FULL.items() if not key.endswith("_URL")}
+    values.update(CONSOLE_OIDC_ISSUER="https://idp.example/realms/gpu",
+                  CONSOLE_OIDC_TOKEN_URL="https://idp.example/own-token")  # fmt: skip
+    config = oidc_config(Env(values))
+    assert config is not None
+    assert config.issuer == "https://idp.example/realms/gpu"
+    assert config.endpoints == {"token": "https://idp.example/own-token"}
+    # The library gets the endpoint set by hand; the others are filled in at sign-on.
+    oidc = mozilla_settings(config)
+    assert oidc["OIDC_OP_TOKEN_ENDPOINT"] == "https://idp.example/own-token"
+    assert "OIDC_OP_AUTHORIZATION_ENDPOINT" not in oidc
+
+
+def test_without_an_issuer_every_endpoint_is_named_in_the_error() -> None:
+    values = {key: value for key, value in FULL.items() if not key.endswith("_URL")}
+    with pytest.raises(ConfigError, match=r"CONSOLE_OIDC_JWKS_URL too \(or CONSOLE_OIDC_ISSUER\)"):
+        oidc_config(Env(values))
+
+
+def test_an_issuer_that_is_not_a_url_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"CONSOLE_OIDC_ISSUER: 'idp\.example' is not an http"):
+        oidc_config(Env({**FULL, "CONSOLE_OIDC_ISSUER": "idp.example"}))
 
 
 def test_sign_on_reads_the_groups_claim_and_provider_name() -> None:
