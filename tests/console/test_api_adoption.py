@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from console.celery import app
 from console.models import Instance
 from tests.console.conftest import ClientFactory
 
@@ -55,13 +56,15 @@ def test_registering_sends_a_probe_once_the_row_is_committed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sent: list[tuple[str, tuple[int, ...], str]] = []
-    monkeypatch.setattr(
-        "console.api.views.current_app.send_task",
-        lambda name, args, queue: sent.append((name, args, queue)),
-    )
+
+    def send_task(name: str, args: tuple[int, ...], **options: Any) -> None:
+        queue = app.amqp.router.route(dict(options), name)["queue"].name  # where it would go
+        sent.append((name, args, queue))
+
+    monkeypatch.setattr("console.api.views.current_app.send_task", send_task)
     with django_capture_on_commit_callbacks(execute=True):
         response = token_client(admin).post("/api/instances/", adopted(), format="json")
-    assert sent == [("console.tasks.reconcile_instance", (response.json()["id"],), "control")]
+    assert sent == [("console.tasks.reconcile_instance", (response.json()["id"],), "background")]
 
 
 def test_the_instance_page_says_why_no_evidence_without_a_host(
