@@ -89,32 +89,29 @@ def web_child(options: UpOptions) -> Child:
     )  # fmt: skip
 
 
-def worker_child(logs: Path) -> Child:
+def _celery_worker(name: str, queue: str, threads: int, logs: Path) -> Child:
     # Threads: control jobs spend their time waiting on engines' HTTP answers, and a
     # level-1 sleep of a large model can take a minute; processes would idle a core each.
     return Child(
-        "worker",
+        name,
         python_module(
-            "celery", "-A", "console", "worker", "--queues", "control", "--pool", "threads",
-            "--concurrency", "8", "--hostname", "control@%h", "--without-gossip",
+            "celery", "-A", "console", "worker", "--queues", queue, "--pool", "threads",
+            "--concurrency", str(threads), "--hostname", f"{queue}@%h", "--without-gossip",
             "--without-mingle", "--loglevel", "INFO",
         ),
-        logs / "worker.log",
+        logs / f"{name}.log",
     )  # fmt: skip
+
+
+def worker_child(logs: Path) -> Child:
+    """The jobs (sleep, wake, switch; run_job on ``control``)."""
+    return _celery_worker("worker", "control", 8, logs)
 
 
 def background_child(logs: Path) -> Child:
     """Every task but jobs (settings.CELERY_TASK_ROUTES), in a process of its own: it never
     holds a thread or the interpreter that a job's critical path needs."""
-    return Child(
-        "background",
-        python_module(
-            "celery", "-A", "console", "worker", "--queues", "background", "--pool", "threads",
-            "--concurrency", "4", "--hostname", "background@%h", "--without-gossip",
-            "--without-mingle", "--loglevel", "INFO",
-        ),
-        logs / "background.log",
-    )  # fmt: skip
+    return _celery_worker("background", "background", 4, logs)
 
 
 def beat_child(logs: Path, data_dir: Path) -> Child:

@@ -14,7 +14,6 @@ from console.sso import discovery
 from console.sso.accounts import sign_in, unreachable
 from console.sso.config import ENDPOINT_SETTINGS, OidcConfig
 
-
 # What an endpoint left to discovery holds until a sign-on comes back (never sent anywhere).
 NOT_YET_DISCOVERED = "(read from the discovery document at sign-on)"
 
