@@ -236,10 +236,19 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# A page's membership of its groups lapses after this long unless its consumer renews it
+# (console.realtime.consumers renews it every quarter of it): a page whose web process died
+# without its disconnect drops out within this long, where channels_redis's default (a
+# day) kept sending it every publication, logging "channels over capacity" each time.
+CONSOLE_WS_GROUP_EXPIRY_SECONDS = 120
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_PREFIX}asgi"},
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": f"{REDIS_PREFIX}asgi",
+            "group_expiry": CONSOLE_WS_GROUP_EXPIRY_SECONDS,
+        },
     }
 }
 

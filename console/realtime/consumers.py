@@ -13,6 +13,9 @@ a second, serialised on Channels' one database thread, which put p99 delivery ne
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 from importlib import import_module
 from typing import Any
@@ -29,6 +32,8 @@ from console.realtime import revocation  # noqa: F401  (connects its receivers i
 from console.realtime.publisher import CONSOLE_GROUP, instance_group, user_group
 from console.realtime.snapshot import build_snapshot
 from console.roles import Action, can
+
+log = logging.getLogger(__name__)
 
 # Close codes the pages act on (4000-4999 are the application's): log in, no access, gone.
 CLOSE_UNAUTHENTICATED = 4401
@@ -66,6 +71,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def connect(self) -> None:
         self.groups_joined: list[str] = []
+        self.renewing: asyncio.Task[None] | None = None
         self.checked_at = 0.0
         self.cut = False
         await self.accept()
@@ -96,8 +102,28 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)
         self.groups_joined.append(group)
+        if self.renewing is None:
+            self.renewing = asyncio.create_task(self.renew_membership())
+
+    async def renew_membership(self) -> None:
+        """Join the groups again before the membership lapses (settings'
+        ``CONSOLE_WS_GROUP_EXPIRY_SECONDS``), for as long as the page is connected."""
+        every = self.channel_layer.group_expiry / 4
+        while True:
+            await asyncio.sleep(every)
+            try:
+                for group in list(self.groups_joined):
+                    await self.channel_layer.group_add(group, self.channel_name)
+            except Exception as error:  # Redis away: the next round tries again
+                log.warning("websocket: group membership not renewed: %s: %s",
+                            type(error).__name__, error)  # fmt: skip
 
     async def leave_groups(self) -> None:
+        if self.renewing is not None:
+            self.renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.renewing
+            self.renewing = None
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined = []
