@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from console.jobs.service import dispatch_next
+from django.db import transaction
+
+from console.jobs.service import dispatch_next, lock_instance
 from console.models import InstanceState, Job, JobState, transition, transition_job
 from console.models.notifications import AlertKind
 from console.notifications.alerts import alert
@@ -42,12 +44,18 @@ def terminate(
     ``doubt`` (why) marks the instance unknown if it is still in a transitional state;
     the oldest job queued behind it is then sent.
     """
-    if not transition_job(job_id, set(expected), to, error=error, **fields):
-        return False
     instance_id = Job.objects.values_list("instance_id", flat=True).get(pk=job_id)
-    if doubt:
-        doubt_instance(instance_id, doubt)
-    dispatch_next(instance_id)
+    # Under the instance's row lock, which ``request_job`` takes too: a job asked for while
+    # this one ends either saw it active and is queued before this looks for what follows,
+    # or saw it ended and was sent by its request. Without the lock (PostgreSQL) a job
+    # queued in between was never sent.
+    with transaction.atomic():
+        lock_instance(instance_id)
+        if not transition_job(job_id, set(expected), to, error=error, **fields):
+            return False
+        if doubt:
+            doubt_instance(instance_id, doubt)
+        dispatch_next(instance_id)
     if to == JobState.FAILED:  # after the next job is sent: nothing waits for an alert
         alert_failed(job_id, error)
     return True

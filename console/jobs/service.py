@@ -114,11 +114,7 @@ def request_job(request: JobRequest) -> Job:
     new job waits until it is sent to a worker (``console.critical``).
     """
     with critical.running(), transaction.atomic():
-        instance = (
-            Instance.objects.select_for_update(of=("self",))
-            .select_related("host")
-            .get(pk=request.instance_id)
-        )
+        instance = lock_instance(request.instance_id)
         active = Job.objects.filter(instance=instance, state__in=ACTIVE_STATES).first()
         if active is not None and not request.queue_behind:
             raise JobConflictError(instance, active)
@@ -136,6 +132,15 @@ def request_job(request: JobRequest) -> Job:
         if active is None:
             transaction.on_commit(lambda: enqueue(job.pk, queue))
     return job
+
+
+def lock_instance(instance_id: int) -> Instance:
+    """The instance's row, locked until the transaction ends: a job's request and the end
+    of the job before it are serialised (PostgreSQL row locks; SQLite's IMMEDIATE
+    transactions already take the one write lock at BEGIN)."""
+    return (
+        Instance.objects.select_for_update(of=("self",)).select_related("host").get(pk=instance_id)
+    )
 
 
 # Sent by name, as ``runner.gather_evidence`` does: ``console.tasks`` imports the jobs, so
@@ -156,4 +161,4 @@ def dispatch_next(instance_id: int) -> None:
         .first()
     )
     if following is not None:
-        enqueue(following.pk, queue_for(following))
+        transaction.on_commit(lambda: enqueue(following.pk, queue_for(following)))

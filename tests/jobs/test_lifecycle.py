@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
-from console.jobs import lifecycle
+from console.jobs import lifecycle, service
 from console.jobs.reconcile import fail_lost_control_jobs, fail_stuck_jobs
 from console.jobs.runner import TIME_LIMITS
 from console.jobs.service import JobRequest, request_job
@@ -78,3 +81,47 @@ def test_a_cancelled_queued_job_never_runs_and_the_next_one_does(
     assert cancelled.started_at is None
     instance.refresh_from_db()
     assert (instance.state, instance.sleep_level) == (InstanceState.SLEEPING, 1)
+
+
+def test_a_job_queued_while_the_one_before_it_ends_runs(
+    make_instance: InstanceFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race that left a job queued for ever on PostgreSQL: the request saw the running
+    job, the job ended and found nothing queued behind it, then the request committed."""
+    instance = launched(make_instance, "handover")
+    stuck = stuck_job(instance, JobKind.SLEEP, 5)
+    inside, go = threading.Event(), threading.Event()
+    checked = service.check_host_online
+
+    def check_then_wait(*args: Any) -> None:  # inside request_job's transaction
+        checked(*args)
+        inside.set()
+        go.wait(10)
+
+    monkeypatch.setattr(service, "check_host_online", check_then_wait)
+    requested: list[Job] = []
+
+    def in_thread(work: Any) -> threading.Thread:
+        def run() -> None:
+            try:
+                work()
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    request = in_thread(lambda: requested.append(queued_behind(instance, JobKind.SLEEP, level=1)))
+    assert inside.wait(10), "the request reached its check"
+    ending = in_thread(lambda: lifecycle.terminate(stuck.pk, JobState.FAILED, "gone"))
+    ending.join(1)  # with the lock it waits for the request; without, it ends at once
+    go.set()
+    request.join(10)
+    ending.join(10)
+    assert not request.is_alive()
+    assert not ending.is_alive()
+    stuck.refresh_from_db()
+    assert stuck.state == JobState.FAILED
+    (behind,) = requested
+    assert wait_finished(behind, timeout=30).state == JobState.SUCCEEDED

@@ -119,7 +119,11 @@ def test_a_thousand_random_requests_leave_every_row_equal_to_its_engine(
         thread.join()
     assert sum(answers.values()) == REQUESTS
     active = Job.objects.filter(state__in=[JobState.QUEUED, JobState.RUNNING])
-    wait_until(lambda: not active.exists(), timeout=90, what="every job finished")
+    try:
+        wait_until(lambda: not active.exists(), timeout=90, what="every job finished")
+    except AssertionError as failure:
+        left = list(active.values_list("pk", "kind", "state", "instance__name"))
+        raise AssertionError(f"{failure}; left: {left[:20]}") from None
 
     jobs = Job.objects.all()
     assert jobs.count() == answers["accepted"] + answers["queued behind"] > 100
